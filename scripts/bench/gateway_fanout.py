@@ -1,0 +1,147 @@
+"""Gateway fan-out benchmark (issue: foundation).
+
+N latency-probe detectors each spend a fixed latency L per batch inside the SDK. We measure, in one
+run and at several concurrencies: (a) the slowest detector called directly, (b) the gateway fanning out
+to all N, and (c) a sequential fan-out baseline, i.e. a client calling the N detectors one after
+another, which is what a gateway with blocking calls does (minus its own overhead, so the comparison
+favours the baseline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tempfile
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from scripts.bench.load import LoadResult, run_load
+from scripts.local_stack import LocalStack, free_port
+
+
+def _image() -> bytes:
+    ramp = np.linspace(0, 255, 256, dtype=np.uint8)
+    pixels = np.stack(
+        [np.tile(ramp, (256, 1)), np.tile(ramp[:, None], (1, 256)), np.full((256, 256), 90, np.uint8)], -1
+    )
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+async def _measure(
+    urls: dict[str, str], image: bytes, concurrency: int, requests: int
+) -> dict[str, LoadResult]:
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+
+        async def post(url: str) -> bool:
+            r = await client.post(url, files={"file": ("bench.png", image, "image/png")})
+            return r.status_code == 200
+
+        async def direct() -> bool:
+            return await post(urls["slowest"] + "/predict")
+
+        async def gateway() -> bool:
+            r = await client.post(
+                urls["gateway"] + "/detect",
+                files={"file": ("bench.png", image, "image/png")},
+                data={"ensemble_method": "average"},
+            )
+            return r.status_code == 200 and not r.json()["degraded"]
+
+        async def sequential() -> bool:
+            ok = True
+            for url in urls["detectors"]:
+                ok = await post(url + "/predict") and ok
+            return ok
+
+        results = {}
+        for label, call in (
+            ("direct (slowest detector)", direct),
+            ("gateway, concurrent fan-out", gateway),
+            ("sequential fan-out baseline", sequential),
+        ):
+            results[label] = await run_load(call, concurrency, requests)
+        return results
+
+
+def run(
+    n_detectors: int = 4, latency_ms: float = 50.0, concurrencies=(1, 8, 32), requests_per_client: int = 20
+) -> str:
+    """Start the stack, measure, stop; returns the markdown body of the report section."""
+    with tempfile.TemporaryDirectory(prefix="tribunal-bench-") as tmp:
+        stack = LocalStack(
+            registry_path=Path(tmp) / "detectors.yaml",
+            gateway_port=free_port(),
+            log_dir=Path(tmp) / "log",
+            extra_env={
+                "TRIBUNAL_PROBE_LATENCY_MS": str(latency_ms),
+                "TRIBUNAL_AUTH_REQUIRED": "false",
+                "TRIBUNAL_LOG_LEVEL": "warning",
+            },
+        )
+        entries = []
+        for i in range(1, n_detectors + 1):
+            port = free_port()
+            entries.append(
+                {
+                    "name": f"probe_{i}",
+                    "package": "latency_probe",
+                    "url": f"http://127.0.0.1:{port}",
+                    "port": port,
+                    "media_types": ["image"],
+                    "timeout_s": 10.0,
+                }
+            )
+        stack.write_registry(entries)
+        stack.start(timeout_s=120)
+        try:
+            urls = {
+                "gateway": stack.service("gateway").url,
+                "slowest": entries[0]["url"],
+                "detectors": [e["url"] for e in entries],
+            }
+            image = _image()
+            rows = []
+            table: dict[int, dict[str, LoadResult]] = {}
+            for c in concurrencies:
+                table[c] = asyncio.run(_measure(urls, image, c, requests_per_client * c))
+                for label, res in table[c].items():
+                    rows.append(
+                        f"| {c} | {label} | {res.p50:.1f} | {res.p99:.1f} | {res.throughput:.1f} | {res.errors} |"
+                    )
+        finally:
+            stack.stop()
+    return _report(rows, table, n_detectors, latency_ms)
+
+
+def _report(rows, table, n_detectors, latency_ms) -> str:
+    lines = [
+        f"{n_detectors} `latency_probe` detectors, each sleeping L = {latency_ms:.0f} ms per batch inside the SDK "
+        "(so concurrent requests share a batch), 256x256 PNG uploads, closed-loop clients on loopback.",
+        "",
+        "| concurrency | path | p50 ms | p99 ms | req/s | errors |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Targets:",
+        "",
+    ]
+    g, d, s = "gateway, concurrent fan-out", "direct (slowest detector)", "sequential fan-out baseline"
+    p50_1 = table[min(table)][g].p50
+    lines.append(
+        f"- gateway p50 at concurrency 1 ≤ L + 10 ms = {latency_ms + 10:.0f} ms: measured {p50_1:.1f} ms — {'met' if p50_1 <= latency_ms + 10 else 'MISSED'}"
+    )
+    for c, res in table.items():
+        ratio = res[g].throughput / res[d].throughput
+        speedup = res[g].throughput / res[s].throughput
+        lines.append(
+            f"- concurrency {c}: gateway throughput {ratio:.2f}x the detector's own (target ≥ 0.8x: "
+            f"{'met' if ratio >= 0.8 else 'MISSED'}), {speedup:.1f}x the sequential baseline (target ≥ 3x: "
+            f"{'met' if speedup >= 3 else 'MISSED'})"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""Writing benchmark results into docs/benchmarks.md, one marked section per suite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
+
+_HEADER = """# Benchmarks
+
+Measured by `make bench` on the machine named in each section. Each suite rewrites only its own
+section, so figures from different runs can sit side by side; the date and machine say which run
+produced them. Targets come from the issues; a figure that misses its target says so.
+"""
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = int(
+            next(
+                x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")
+            ).split()[1]
+        )
+        mem = f"{mem_kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        mem = "unknown RAM"
+    return f"{os.cpu_count()} cores ({cpu}), {mem}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def write_section(suite: str, title: str, body: str, command: str) -> Path:
+    """Replace (or append) the section for ``suite`` in docs/benchmarks.md."""
+    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else _HEADER
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"<!-- bench:{suite}:start -->\n## {title}\n\n"
+        f"- date: {now}\n- machine: {machine_description()}\n- command: `{command}`\n\n"
+        f"{body.strip()}\n<!-- bench:{suite}:end -->\n"
+    )
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(suite)}:start -->.*?<!-- bench:{re.escape(suite)}:end -->\n?", re.S
+    )
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    BENCHMARKS_MD.write_text(text)
+    return BENCHMARKS_MD
