@@ -8,7 +8,7 @@ NAME ?=
 MEDIA_TYPE ?= image
 
 .DEFAULT_GOAL := help
-.PHONY: help install start stop test lint format bench health benchmark
+.PHONY: help install start stop test lint format bench health benchmark train-detector
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,3 +49,7 @@ health: install ## each registered detector's state (/ready, /info)
 
 benchmark: install ## build the offline labelled data set in data/benchmark/
 	$(PY) -m scripts.build_benchmark
+
+train-detector: install ## retrain one detector's default weights from data/benchmark: make train-detector NAME=fft_spectral
+	@test -n "$(NAME)" || { echo "usage: make train-detector NAME=<detector>"; exit 2; }
+	$(PY) -m detectors.$(NAME).train

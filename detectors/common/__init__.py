@@ -1,0 +1,1 @@
+"""Code shared by several detectors: backbones, training data, evaluation, calibration, model cards."""
