@@ -28,10 +28,13 @@ from tribunal_sdk.model_state import ModelState
 from tribunal_sdk.requests import read_upload
 from tribunal_sdk.result import Prediction, PredictResponse
 from tribunal_sdk.settings import ServiceSettings
+from tribunal_sdk.upload_limit import UploadLimitMiddleware
 
 log = logging.getLogger("tribunal.sdk")
 
 _TRUE = {"1", "true", "yes", "on"}
+# Room for multipart boundaries and form fields around the file itself.
+_ENVELOPE_BYTES = 64 * 1024
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -155,6 +158,15 @@ def create_app(detector: Detector, settings: ServiceSettings | None = None) -> F
         title=f"Tribunal detector: {detector.spec.name}", version=detector.spec.version, lifespan=lifespan
     )
     app.state.service = service
+    max_bytes = service.limits.max_bytes
+    app.add_middleware(
+        UploadLimitMiddleware,
+        # multipart or base64 JSON (4/3 the size), plus room for the envelope around the file
+        limits={"/predict": (max_bytes + 2) // 3 * 4 + _ENVELOPE_BYTES},
+        default_limit=_ENVELOPE_BYTES,
+        hint=f"TRIBUNAL_MAX_UPLOAD_MB={settings.max_upload_mb:g}",
+    )
+    # Added last so it is outermost: it logs and tags even the requests the upload limit refuses.
     app.add_middleware(RequestLogMiddleware, logger_name=f"tribunal.{detector.spec.name}")
     install_error_handlers(app)
 
@@ -193,7 +205,7 @@ def create_app(detector: Detector, settings: ServiceSettings | None = None) -> F
         item: ImageInput | VideoInput | None = None
         try:
             await service.state.ensure_ready(settings.lazy_load_timeout_s)
-            upload = await read_upload(request, service.limits.max_bytes)
+            upload = await read_upload(request)
             explain = (
                 request.query_params.get("explain", upload.fields.get("explain", "false")).lower() in _TRUE
             )

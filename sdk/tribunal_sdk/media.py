@@ -143,7 +143,11 @@ def decode_image(data: bytes, limits: MediaLimits | None = None) -> ImageInput:
                 )
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
-                oriented = ImageOps.exif_transpose(img)
+                with warnings.catch_warnings():
+                    # Orientation is best effort: corrupt EXIF must not fail (or spam) the decode;
+                    # metadata readers report it where it matters.
+                    warnings.simplefilter("ignore", UserWarning)
+                    oriented = ImageOps.exif_transpose(img)
                 rgb = oriented.convert("RGB")
     except MediaTooLarge:
         raise

@@ -1,6 +1,6 @@
 """Reading an upload out of an HTTP request: multipart ``file`` or JSON ``{"media_type", "data"}``.
 
-The byte cap is enforced while reading, so an oversized body is refused before it is held in memory.
+The byte cap is enforced before this runs, by ``tribunal_sdk.upload_limit.UploadLimitMiddleware``.
 """
 
 from __future__ import annotations
@@ -8,15 +8,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from tribunal_sdk.errors import MalformedRequest, MediaTooLarge, UnsupportedMediaType
-
-# Room for multipart boundaries and form fields around the file itself.
-_ENVELOPE_BYTES = 64 * 1024
+from tribunal_sdk.errors import MalformedRequest, UnsupportedMediaType
 
 
 @dataclass
@@ -27,46 +25,32 @@ class Upload:
     fields: dict[str, str]
 
 
-def _too_large(max_bytes: int) -> MediaTooLarge:
-    return MediaTooLarge(f"request body exceeds the {max_bytes / 1e6:.1f} MB limit", code="file_too_large")
+_DATA_URL_PREFIX = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
+_BASE64_CHARS = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
+_BASE64URL_CHARS = re.compile(rb"^[A-Za-z0-9_-]*={0,2}$")
 
 
-async def read_capped_body(request: Request, max_bytes: int) -> bytes:
-    """The whole body, refusing anything over ``max_bytes`` (plus envelope) without buffering it."""
-    limit = max_bytes + _ENVELOPE_BYTES
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(max_bytes)
-    chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def decode_base64(text: str) -> bytes:
+    """Strict base64 (standard or URL-safe alphabet, whitespace ignored); MalformedRequest otherwise."""
+    compact = "".join(_DATA_URL_PREFIX.sub("", text.strip(), count=1).split()).encode("ascii", "replace")
+    alphabet = _BASE64_CHARS if _BASE64_CHARS.match(compact) else _BASE64URL_CHARS
+    if not alphabet.match(compact) or len(compact) % 4 == 1:
+        raise MalformedRequest("'data' is not valid base64", code="malformed_base64")
+    padded = compact + b"=" * (-len(compact) % 4)
+    try:
+        if alphabet is _BASE64_CHARS:
+            return base64.b64decode(padded, validate=True)
+        return base64.urlsafe_b64decode(padded)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedRequest(f"'data' is not valid base64: {exc}", code="malformed_base64") from exc
 
 
-def _replay(body: bytes):
-    sent = False
-
-    async def receive():
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
-
-
-async def read_upload(request: Request, max_bytes: int) -> Upload:
+async def read_upload(request: Request) -> Upload:
     """Extract the media bytes from a multipart or JSON request; typed errors for everything else."""
     content_type = request.headers.get("content-type", "").lower()
-    body = await read_capped_body(request, max_bytes)
     if content_type.startswith("multipart/form-data"):
-        replayed = Request(request.scope, receive=_replay(body))
         try:
-            form = await replayed.form()
+            form = await request.form()
         except Exception as exc:
             raise MalformedRequest(f"could not parse the multipart body: {exc}") from exc
         file = form.get("file")
@@ -78,15 +62,12 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
         return Upload(data=data, filename=file.filename, claimed_media_type=None, fields=fields)
     if content_type.startswith("application/json"):
         try:
-            payload = json.loads(body)
+            payload = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise MalformedRequest(f"body is not valid JSON: {exc}") from exc
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), str):
             raise MalformedRequest('JSON body must be an object with a base64 string in "data"')
-        try:
-            data = base64.b64decode(payload["data"], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise MalformedRequest(f'"data" is not valid base64: {exc}', code="malformed_base64") from exc
+        data = decode_base64(payload["data"])
         claimed = payload.get("media_type")
         fields = {k: str(v) for k, v in payload.items() if k not in ("data",) and v is not None}
         return Upload(data=data, filename=None, claimed_media_type=claimed, fields=fields)

@@ -24,9 +24,9 @@ class Prediction(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
     @classmethod
-    def abstain(cls, reason: str, **details: Any) -> Prediction:
+    def abstain(cls, reason: str, warnings: list[str] | None = None, **details: Any) -> Prediction:
         """No evidence either way: fusion leaves this detector out instead of reading it as 0.5."""
-        return cls(prob_fake=None, abstained=True, reason=reason, details=details)
+        return cls(prob_fake=None, abstained=True, reason=reason, details=details, warnings=warnings or [])
 
     @model_validator(mode="after")
     def _consistent(self) -> Prediction:

@@ -18,22 +18,30 @@ SIMULATED = ("sim_transposed_conv", "sim_nearest_conv", "sim_bilinear_conv", "si
 # (canonical name, pattern). Order matters: the first pattern that matches wins, so more specific
 # names (sdxl, sd35) come before the generic Stable Diffusion family.
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("sdxl", re.compile(r"sd[\s_.-]*xl|stable[\s_.-]*diffusion[\s_.-]*xl|juggernaut|pony", re.I)),
+    ("sdxl", re.compile(r"sd[\s_.-]*xl|stable[\s_.-]*diffusion[\s_.-]*xl", re.I)),
     ("sd35", re.compile(r"sd[\s_.-]*3([._-]?5)?(?!\d)|stable[\s_.-]*diffusion[\s_.-]*3", re.I)),
     ("flux", re.compile(r"flux", re.I)),
     ("hidream", re.compile(r"hi[\s_.-]*dream", re.I)),
     ("qwen_image", re.compile(r"qwen", re.I)),
-    ("gpt_image", re.compile(r"gpt[\s_.-]*image|dall[\s_.·-]*e|openai", re.I)),
+    ("gpt_image", re.compile(r"gpt[\s_.-]*image|dall[\s_.·-]*e|openai|chat[\s_-]*gpt|gpt[\s_.-]*4o", re.I)),
     ("midjourney", re.compile(r"midjourney|\bmj[\s_.-]?v?\d", re.I)),
     ("firefly", re.compile(r"firefly", re.I)),
-    ("gemini", re.compile(r"gemini|imagen|nano[\s_.-]*banana", re.I)),
+    # "imagen" but not the photo-plugin maker "Imagenomic"
+    ("gemini", re.compile(r"gemini|imagen(?!omic)|nano[\s_.-]*banana", re.I)),
     ("seedream", re.compile(r"seedream|seededit|bytedance", re.I)),
     ("ideogram", re.compile(r"ideogram", re.I)),
     ("recraft", re.compile(r"recraft", re.I)),
     ("kandinsky", re.compile(r"kandinsky", re.I)),
     ("chroma", re.compile(r"chroma", re.I)),
-    ("lumina", re.compile(r"lumina", re.I)),
-    ("sd", re.compile(r"stable[\s_.-]*diffusion|\bsd[\s_.-]?(1|2)(\.\d)?\b|automatic1111|a1111", re.I)),
+    # "lumina" but not the photo editor "Luminar"
+    ("lumina", re.compile(r"lumina(?!r)", re.I)),
+    (
+        "sd",
+        re.compile(
+            r"stable[\s_.-]*diffusion|\bsd[\s_.-]?(1|2)(\.\d)?\b|\bsd[\s_.-]?v?(15|21)\b|v1[\s_.-]5|automatic1111|a1111",
+            re.I,
+        ),
+    ),
 ]
 
 GENERATORS: tuple[str, ...] = (*(name for name, _ in _PATTERNS), OTHER_AI)

@@ -1,0 +1,170 @@
+"""The detection use-case: validate an upload, ask the right detectors, fuse, answer.
+
+Transport-free: the HTTP routes and (later) the CLI call ``DetectionService.detect`` with bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+
+from tribunal_sdk.media import decode_image, sha256_hex, sniff
+
+from gateway.attribution import ClassVote, fuse_attribution
+from gateway.errors import (
+    HardDependencyFailed,
+    MalformedRequest,
+    NoDetectorAvailable,
+    NoDetectorForMediaType,
+    NoModelSelected,
+    UnknownModels,
+)
+from gateway.fanout import DetectorOutcome, DetectorStatus, FanoutClient
+from gateway.fusion import FusionContext, Vote, get_strategy
+from gateway.registry import DetectorEntry, Registry
+from gateway.schemas import DetectionAnswer
+from gateway.settings import GatewaySettings
+
+
+@dataclass(frozen=True)
+class DetectionOptions:
+    """The per-request knobs of /detect and /predict; None means "use the gateway default"."""
+
+    method: str | None = None
+    models: list[str] | None = None
+    threshold: float | None = None
+    explain: bool = False
+    claimed_media_type: str | None = None  # /predict's media_type: checked, never trusted
+
+
+class DetectionService:
+    """Runs one detection: the gateway's core, independent of HTTP."""
+
+    def __init__(self, settings: GatewaySettings, registry: Registry, fanout: FanoutClient):
+        self.settings = settings
+        self.registry = registry
+        self.fanout = fanout
+
+    async def detect(
+        self, data: bytes, options: DetectionOptions, request_id: str | None = None
+    ) -> DetectionAnswer:
+        """Analyse ``data``. Raises a TribunalError (4xx/503) when there is no answer to give."""
+        started = time.perf_counter()
+        # Cheap request checks first, so a bad option is reported before any decoding work.
+        strategy = get_strategy(options.method or self.settings.default_method)
+        threshold = self.settings.threshold if options.threshold is None else options.threshold
+        if not 0 < threshold < 1:
+            raise MalformedRequest(f"threshold must be between 0 and 1 (exclusive), got {threshold}")
+        if options.models:
+            unknown = [name for name in options.models if self.registry.get(name) is None]
+            if unknown:
+                raise UnknownModels(unknown, self.registry.names)
+
+        media_type, sha256 = await self._validate_media(data, options.claimed_media_type)
+        asked, skipped, warnings = self._select(media_type, options.models)
+
+        outcomes = await self.fanout.predict_all(
+            data, media_type, asked, explain=options.explain, request_id=request_id
+        )
+        self._require_answers(media_type, asked, outcomes)
+
+        by_name = {entry.name: entry for entry in asked}
+        ok = [o for o in outcomes if o.status == DetectorStatus.OK and o.prob_fake is not None]
+        votes = [Vote(o.name, o.prob_fake, by_name[o.name].weight) for o in ok]
+        ctx = FusionContext(
+            media_type=media_type,
+            threshold=threshold,
+            uncertainty_band=self.settings.uncertainty_band,
+            absent=tuple(o.name for o in outcomes if o.status != DetectorStatus.OK),
+        )
+        fused = strategy.run(votes, ctx)
+        class_votes = [ClassVote(o.name, o.class_probs, by_name[o.name].weight) for o in ok if o.class_probs]
+        attribution = fuse_attribution(fused.score_fake, class_votes)
+
+        failed = [o for o in outcomes if o.failed]
+        warnings += [f"{o.name} {o.status.value}: {o.error}" for o in failed]
+        return DetectionAnswer(
+            id=uuid.uuid4().hex,
+            sha256=sha256,
+            media_type=media_type,
+            verdict=fused.verdict,
+            score_fake=fused.score_fake,
+            confidence=fused.confidence,
+            method=fused.method,
+            threshold=threshold,
+            attribution=attribution,
+            detectors=[*outcomes, *skipped],
+            degraded=bool(failed),
+            missing=[o.name for o in failed],
+            warnings=warnings,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    async def _validate_media(self, data: bytes, claimed: str | None) -> tuple[str, str]:
+        """Sniff and, for images, fully decode within the caps (off the event loop): 400/413/415 here."""
+        limits = self.settings.media_limits
+        limits.check_size(len(data))
+        sniffed = sniff(data)
+        if claimed is not None and claimed != sniffed.media_type:
+            raise MalformedRequest(
+                f"media_type says {claimed!r} but the bytes are a {sniffed.format} {sniffed.media_type}",
+                code="media_type_mismatch",
+            )
+        if sniffed.media_type == "image":
+            decoded = await asyncio.to_thread(decode_image, data, limits)
+            return "image", decoded.sha256
+        # Video containers are recognised here and decoded by the video detectors themselves.
+        return sniffed.media_type, await asyncio.to_thread(sha256_hex, data)
+
+    def _select(
+        self, media_type: str, models: list[str] | None
+    ) -> tuple[list[DetectorEntry], list[DetectorOutcome], list[str]]:
+        """Which enabled detectors to ask, which to report as skipped, and notes about the filter."""
+        candidates = self.registry.for_media_type(media_type)
+        if not candidates:
+            handled = ", ".join(self.registry.media_types()) or "nothing (no detector is enabled)"
+            raise NoDetectorForMediaType(
+                f"no enabled detector handles {media_type}; the enabled detectors handle: {handled}"
+            )
+        if not models:
+            return candidates, [], []
+        asked = [entry for entry in candidates if entry.name in models]
+        skipped = [
+            DetectorOutcome.skipped(entry.name, "not in the request's models")
+            for entry in candidates
+            if entry not in asked
+        ]
+        notes = []
+        for name in models:
+            entry = self.registry.get(name)
+            if entry is not None and entry not in candidates:
+                why = "is disabled" if not entry.enabled else f"handles {', '.join(entry.media_types)} only"
+                notes.append(f"{name} was not asked: it {why}")
+        if not asked:
+            raise NoModelSelected(
+                f"none of the requested models can analyse this {media_type}: " + "; ".join(notes),
+                extra={"requested": models, "available": [entry.name for entry in candidates]},
+            )
+        return asked, skipped, notes
+
+    @staticmethod
+    def _require_answers(
+        media_type: str, asked: list[DetectorEntry], outcomes: list[DetectorOutcome]
+    ) -> None:
+        """503 when nobody answered, or when a hard dependency failed; the body names each detector."""
+        summary = [{"name": o.name, "status": o.status.value, "error": o.error} for o in outcomes]
+        if not any(o.answered for o in outcomes):
+            listed = ", ".join(f"{o.name} ({o.status.value}: {o.error})" for o in outcomes)
+            raise NoDetectorAvailable(
+                f"no detector for {media_type} could answer: {listed}", extra={"detectors": summary}
+            )
+        hard = {entry.name for entry in asked if entry.dependency == "hard"}
+        broken = [o for o in outcomes if o.name in hard and o.failed]
+        if broken:
+            listed = ", ".join(f"{o.name} ({o.status.value}: {o.error})" for o in broken)
+            raise HardDependencyFailed(
+                f"required detector(s) failed: {listed}",
+                extra={"failed": [o.name for o in broken], "detectors": summary},
+            )

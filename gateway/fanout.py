@@ -1,0 +1,441 @@
+"""The fan-out client: sends one upload to many detectors at once and reports what each one did.
+
+This is the only way Tribunal code talks to detectors (the gateway now, the meta-learner later), so
+it depends on httpx and pydantic only. One shared ``httpx.AsyncClient`` carries every call; each
+call is bounded end-to-end by its registry ``timeout_s`` and guarded by a per-detector circuit breaker.
+
+    async with FanoutClient() as client:
+        outcomes = await client.predict_all(data, "image", registry.for_media_type("image"))
+
+No exception escapes ``predict_all``: every failure becomes a ``DetectorOutcome`` with a status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError
+from tribunal_sdk.result import PredictResponse
+
+from gateway.breaker import BreakerState, CircuitBreaker
+from gateway.registry import DetectorEntry
+
+log = logging.getLogger("gateway.fanout")
+
+# Weight of the newest sample in the latency moving average.
+_EWMA_ALPHA = 0.2
+# How much of a detector's error body we keep in an outcome (bodies can be HTML error pages).
+_MAX_ERROR_TEXT = 300
+
+
+class DetectorStatus(StrEnum):
+    OK = "ok"  # answered with a score
+    ABSTAINED = "abstained"  # answered "no evidence either way"; left out of fusion
+    TIMEOUT = "timeout"  # no complete answer within the registry timeout_s
+    ERROR = "error"  # answered, but with an error status or an invalid body
+    UNAVAILABLE = "unavailable"  # unreachable, not ready (503), or its circuit breaker is open
+    SKIPPED = "skipped"  # not asked (filtered out by the request's `models`, or wrong media type)
+
+
+ANSWERED = frozenset({DetectorStatus.OK, DetectorStatus.ABSTAINED})
+FAILED = frozenset({DetectorStatus.TIMEOUT, DetectorStatus.ERROR, DetectorStatus.UNAVAILABLE})
+
+
+class DetectorOutcome(BaseModel):
+    """What one detector did with one upload; serialised as-is into the gateway's ``detectors`` list."""
+
+    name: str
+    status: DetectorStatus
+    prob_fake: float | None = None
+    class_probs: dict[str, float] | None = None
+    abstained: bool = False
+    reason: str | None = None
+    version: str | None = None
+    elapsed_ms: float | None = Field(None, description="round trip as seen by the gateway")
+    http_status: int | None = Field(None, description="the detector's HTTP status, when it answered at all")
+    error: str | None = None
+    heatmap_png: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return self.status in ANSWERED
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED
+
+    @classmethod
+    def skipped(cls, name: str, reason: str) -> DetectorOutcome:
+        return cls(name=name, status=DetectorStatus.SKIPPED, reason=reason)
+
+
+class ProbeResult(BaseModel):
+    """A detector's /ready and /info, as last seen."""
+
+    name: str
+    ready: bool
+    reason: str | None = None
+    info: dict[str, Any] | None = None
+    probed_at: datetime
+    elapsed_ms: float
+
+    @property
+    def version(self) -> str | None:
+        return (self.info or {}).get("version")
+
+    @property
+    def backbone(self) -> str | None:
+        return (self.info or {}).get("backbone")
+
+
+class DetectorState:
+    """Live facts about one detector, updated by every call: for /models and the logs."""
+
+    def __init__(self, breaker: CircuitBreaker):
+        self.breaker = breaker
+        self.latency_ms: float | None = None  # moving average over answered calls
+        self.last_status: DetectorStatus | None = None
+        self.last_error: str | None = None
+        self.last_error_at: datetime | None = None
+        self.last_ok_at: datetime | None = None
+        self.calls: dict[str, int] = {}
+        self.probe: ProbeResult | None = None
+        self._probed_monotonic: float | None = None
+
+    def record(self, outcome: DetectorOutcome, called: bool = True) -> None:
+        """Note an outcome; ``called`` is False when the breaker answered without calling the detector."""
+        self.last_status = outcome.status
+        self.calls[outcome.status.value] = self.calls.get(outcome.status.value, 0) + 1
+        now = datetime.now(UTC)
+        if outcome.answered:
+            self.last_ok_at = now
+            if outcome.elapsed_ms is not None:
+                self.latency_ms = (
+                    outcome.elapsed_ms
+                    if self.latency_ms is None
+                    else (1 - _EWMA_ALPHA) * self.latency_ms + _EWMA_ALPHA * outcome.elapsed_ms
+                )
+        elif outcome.failed and called:  # a breaker refusal is not news about the detector
+            self.last_error = f"{outcome.status.value}: {outcome.error}"
+            self.last_error_at = now
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "last_status": self.last_status.value if self.last_status else None,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at.isoformat() if self.last_error_at else None,
+            "last_ok_at": self.last_ok_at.isoformat() if self.last_ok_at else None,
+            "calls": dict(self.calls),
+            "breaker": self.breaker.state,
+            "consecutive_failures": self.breaker.consecutive_failures,
+        }
+
+
+OutcomeObserver = Callable[[DetectorOutcome], None]
+
+
+class FanoutClient:
+    """Concurrent, time-bounded, breaker-guarded calls to detector services.
+
+    ``transport`` replaces the network (tests pass ``httpx.MockTransport``); ``clock`` drives the
+    breakers; ``observer`` sees every outcome (the gateway feeds its metrics from it).
+    """
+
+    def __init__(
+        self,
+        *,
+        breaker_failures: int = 3,
+        breaker_cooldown_s: float = 10.0,
+        probe_timeout_s: float = 2.0,
+        max_connections: int = 512,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        observer: OutcomeObserver | None = None,
+    ):
+        self.breaker_failures = breaker_failures
+        self.breaker_cooldown_s = breaker_cooldown_s
+        self.probe_timeout_s = probe_timeout_s
+        self._clock = clock
+        self._observer = observer
+        self._states: dict[str, DetectorState] = {}
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        # Detectors are called by URL from the registry; never pick up proxies from the environment.
+        self._client = httpx.AsyncClient(transport=transport, limits=limits, trust_env=False)
+
+    async def __aenter__(self) -> FanoutClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def state(self, name: str) -> DetectorState:
+        """The live state of detector ``name`` (created on first use)."""
+        if name not in self._states:
+            breaker = CircuitBreaker(self.breaker_failures, self.breaker_cooldown_s, clock=self._clock)
+            self._states[name] = DetectorState(breaker)
+        return self._states[name]
+
+    def breaker_state(self, name: str) -> BreakerState:
+        return self.state(name).breaker.state
+
+    async def predict_all(
+        self,
+        data: bytes,
+        media_type: str,
+        entries: Sequence[DetectorEntry],
+        explain: bool = False,
+        request_id: str | None = None,
+    ) -> list[DetectorOutcome]:
+        """Send ``data`` to every entry's ``POST /predict`` at once; one outcome per entry, in order.
+
+        Entries that do not handle ``media_type`` are not called (status ``skipped``). The slowest
+        detector bounds the wait, and no detector waits longer than its own ``timeout_s``.
+        """
+        calls = [
+            self.predict_one(entry, data, media_type, explain=explain, request_id=request_id)
+            for entry in entries
+        ]
+        return list(await asyncio.gather(*calls))
+
+    async def predict_one(
+        self,
+        entry: DetectorEntry,
+        data: bytes,
+        media_type: str,
+        *,
+        explain: bool = False,
+        request_id: str | None = None,
+    ) -> DetectorOutcome:
+        """One detector call with its timeout and breaker; never raises (except on cancellation)."""
+        if not entry.handles(media_type):
+            return DetectorOutcome.skipped(
+                entry.name, f"handles {', '.join(entry.media_types)}, not {media_type}"
+            )
+        state = self.state(entry.name)
+        breaker = state.breaker
+        if not breaker.allow():
+            if breaker.state == "half_open":
+                why = "a trial call is in flight"
+            else:
+                why = f"next try in {breaker.retry_in_s():.1f} s"
+            outcome = DetectorOutcome(
+                name=entry.name,
+                status=DetectorStatus.UNAVAILABLE,
+                error=(
+                    f"circuit breaker {breaker.state.replace('_', '-')} after {breaker.consecutive_failures} "
+                    f"consecutive failures (last: {state.last_error}); {why}"
+                ),
+            )
+            self._finish(state, outcome, called=False)
+            return outcome
+
+        started = time.perf_counter()
+        try:
+            # wait_for bounds the whole exchange, so a detector that accepts the connection and then
+            # never answers (hung, SIGSTOPped) still times out; httpx's own timeouts are per phase.
+            outcome = await asyncio.wait_for(
+                self._post_predict(entry, data, explain, request_id), timeout=entry.timeout_s
+            )
+        except (TimeoutError, httpx.TimeoutException):
+            outcome = DetectorOutcome(
+                name=entry.name,
+                status=DetectorStatus.TIMEOUT,
+                error=f"no answer within {entry.timeout_s:g} s",
+            )
+        except httpx.ConnectError as exc:
+            outcome = DetectorOutcome(
+                name=entry.name,
+                status=DetectorStatus.UNAVAILABLE,
+                error=f"cannot connect to {entry.url}: {exc}",
+            )
+        except httpx.HTTPError as exc:
+            # e.g. the process died mid-answer (RemoteProtocolError, ReadError).
+            outcome = DetectorOutcome(
+                name=entry.name, status=DetectorStatus.ERROR, error=f"{type(exc).__name__}: {exc}"
+            )
+        except asyncio.CancelledError:
+            breaker.abandon()
+            raise
+        except Exception as exc:  # a bug in our own handling must not take the whole request down
+            log.exception("unexpected failure calling %s", entry.name)
+            outcome = DetectorOutcome(
+                name=entry.name, status=DetectorStatus.ERROR, error=f"{type(exc).__name__}: {exc}"
+            )
+        outcome.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+
+        # A 4xx means the detector is healthy but refused this input; only real failures trip the breaker.
+        refused_input = outcome.http_status is not None and 400 <= outcome.http_status < 500
+        if outcome.failed and not refused_input:
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+        self._finish(state, outcome)
+        return outcome
+
+    async def _post_predict(
+        self, entry: DetectorEntry, data: bytes, explain: bool, request_id: str | None
+    ) -> DetectorOutcome:
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        params = {"explain": "true"} if explain else {}
+        response = await self._client.post(
+            f"{entry.url}/predict",
+            files={"file": ("upload", data, "application/octet-stream")},
+            params=params,
+            headers=headers,
+            timeout=entry.timeout_s,
+        )
+        return _outcome_from_response(entry, response)
+
+    async def probe(self, entry: DetectorEntry, max_age_s: float = 0.0) -> ProbeResult:
+        """GET /ready and /info of one detector (reusing an answer younger than ``max_age_s``)."""
+        state = self.state(entry.name)
+        if (
+            state.probe is not None
+            and state._probed_monotonic is not None
+            and time.monotonic() - state._probed_monotonic < max_age_s
+        ):
+            return state.probe
+        started = time.perf_counter()
+        try:
+            ready, info = await asyncio.wait_for(
+                asyncio.gather(self._get_ready(entry), self._get_info(entry)), timeout=self.probe_timeout_s
+            )
+            is_ready, reason = ready
+        except (TimeoutError, httpx.TimeoutException):
+            is_ready, reason, info = False, f"no answer within {self.probe_timeout_s:g} s", None
+        except httpx.ConnectError as exc:
+            is_ready, reason, info = False, f"cannot connect to {entry.url}: {exc}", None
+        except httpx.HTTPError as exc:
+            is_ready, reason, info = False, f"{type(exc).__name__}: {exc}", None
+        result = ProbeResult(
+            name=entry.name,
+            ready=is_ready,
+            reason=reason,
+            info=info,
+            probed_at=datetime.now(UTC),
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        state.probe = result
+        state._probed_monotonic = time.monotonic()
+        return result
+
+    async def _get_ready(self, entry: DetectorEntry) -> tuple[bool, str | None]:
+        response = await self._client.get(f"{entry.url}/ready", timeout=self.probe_timeout_s)
+        if response.status_code == 200:
+            return True, None
+        body = _json_or_none(response)
+        reason = None
+        if isinstance(body, dict):
+            reason = body.get("reason") or body.get("detail") or body.get("status")
+        return False, str(reason) if reason else f"/ready answered HTTP {response.status_code}"
+
+    async def _get_info(self, entry: DetectorEntry) -> dict[str, Any] | None:
+        response = await self._client.get(f"{entry.url}/info", timeout=self.probe_timeout_s)
+        body = _json_or_none(response)
+        return body if response.status_code == 200 and isinstance(body, dict) else None
+
+    def _finish(self, state: DetectorState, outcome: DetectorOutcome, called: bool = True) -> None:
+        state.record(outcome, called)
+        if self._observer is not None:
+            try:
+                self._observer(outcome)
+            except Exception:  # metrics must never break detection
+                log.exception("outcome observer failed")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_text(response: httpx.Response) -> str:
+    body = _json_or_none(response)
+    if isinstance(body, dict) and ("detail" in body or "error" in body):
+        text = ": ".join(str(body[k]) for k in ("error", "detail") if body.get(k))
+    else:
+        text = response.text
+    text = " ".join(text.split())
+    return text[:_MAX_ERROR_TEXT] + ("…" if len(text) > _MAX_ERROR_TEXT else "")
+
+
+def _outcome_from_response(entry: DetectorEntry, response: httpx.Response) -> DetectorOutcome:
+    code = response.status_code
+    if code == 503:
+        return DetectorOutcome(
+            name=entry.name,
+            status=DetectorStatus.UNAVAILABLE,
+            http_status=code,
+            error=f"not ready (HTTP 503): {_error_text(response)}",
+        )
+    if not 200 <= code < 300:
+        return DetectorOutcome(
+            name=entry.name,
+            status=DetectorStatus.ERROR,
+            http_status=code,
+            error=f"HTTP {code}: {_error_text(response)}",
+        )
+    try:
+        answer = PredictResponse.model_validate_json(response.content)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "body"
+        return DetectorOutcome(
+            name=entry.name,
+            status=DetectorStatus.ERROR,
+            http_status=code,
+            error=f"invalid answer ({exc.error_count()} problem(s); {where}: {problem['msg']})",
+        )
+    return _outcome_from_answer(entry, answer, code)
+
+
+def _outcome_from_answer(entry: DetectorEntry, answer: PredictResponse, code: int) -> DetectorOutcome:
+    warnings = list(answer.warnings)
+    if answer.detector != entry.name:
+        warnings.append(f"answered as {answer.detector!r}, registered as {entry.name!r}")
+    common = {
+        "name": entry.name,
+        "version": answer.version,
+        "heatmap_png": answer.heatmap_png,
+        "details": answer.details,
+        "warnings": warnings,
+        "reason": answer.reason,
+        "http_status": code,
+    }
+    if answer.abstained:
+        if answer.prob_fake is not None:
+            return DetectorOutcome(
+                **{**common, "heatmap_png": None},
+                status=DetectorStatus.ERROR,
+                error="invalid answer: abstained but also gave prob_fake",
+            )
+        return DetectorOutcome(**common, status=DetectorStatus.ABSTAINED, abstained=True)
+    if answer.prob_fake is None or not 0.0 <= answer.prob_fake <= 1.0:
+        return DetectorOutcome(
+            **{**common, "heatmap_png": None},
+            status=DetectorStatus.ERROR,
+            error=f"invalid answer: prob_fake must be in [0, 1] unless abstaining, got {answer.prob_fake}",
+        )
+    class_probs = answer.class_probs
+    if class_probs is not None:
+        total = sum(class_probs.values())
+        if any(not 0.0 <= p <= 1.0 for p in class_probs.values()) or abs(total - 1.0) > 1e-3:
+            warnings.append(f"class_probs ignored: not a probability distribution (sum {total:.4f})")
+            class_probs = None
+    return DetectorOutcome(
+        **common, status=DetectorStatus.OK, prob_fake=answer.prob_fake, class_probs=class_probs
+    )

@@ -1,0 +1,95 @@
+"""POST /detect (multipart upload) and POST /predict (base64 JSON): the same detection, two encodings.
+
+The answer is ``gateway.schemas.DetectionAnswer`` (its docstring documents every field).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from tribunal_sdk.requests import decode_base64
+
+from gateway.detection import DetectionOptions
+from gateway.errors import MalformedRequest, UnsupportedMediaType
+from gateway.routes.deps import GatewayDep, RequestIdDep
+from gateway.schemas import DetectionAnswer, PredictRequest, parse_models
+
+router = APIRouter(tags=["detection"])
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description + ' (body: {"error", "detail", ...})'}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("empty or undecodable file"),
+    413: _error("upload over the byte cap, or an image over the pixel cap"),
+    415: _error("not an accepted image/video format, or no enabled detector for its media type"),
+    422: _error("malformed request: missing file, bad base64, unknown ensemble_method or models"),
+    503: _error("every detector for the media type failed, or a hard dependency failed"),
+}
+
+
+async def _run(
+    gateway: GatewayDep, request: Request, data: bytes, options: DetectionOptions, rid: str | None
+):
+    answer = await gateway.service.detect(data, options, request_id=rid)
+    gateway.metrics.verdicts.labels(
+        answer.media_type, answer.verdict, options.method or gateway.settings.default_method
+    ).inc()
+    request.state.log_fields.update(
+        {
+            "verdict": answer.verdict,
+            "score_fake": answer.score_fake,
+            "degraded": answer.degraded,
+            "missing": answer.missing,
+        }
+    )
+    return answer
+
+
+@router.post("/detect", response_model=DetectionAnswer, responses=ERROR_RESPONSES)
+async def detect(
+    request: Request,
+    gateway: GatewayDep,
+    rid: RequestIdDep,
+    file: Annotated[UploadFile | None, File(description="the image or video")] = None,
+    ensemble_method: Annotated[str | None, Form(description="voting, average or stacking")] = None,
+    models: Annotated[str | None, Form(description="comma list of detector names; default all")] = None,
+    threshold: Annotated[float | None, Form(gt=0, lt=1)] = None,
+    explain: Annotated[bool, Form(description="ask detectors for heatmaps")] = False,
+) -> DetectionAnswer:
+    """Analyse an uploaded file: ``curl -F file=@photo.jpg http://127.0.0.1:8000/detect``."""
+    if file is None:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise UnsupportedMediaType(
+                f"POST /detect takes multipart/form-data with a 'file' field, not {content_type or 'no content type'}; "
+                "send base64 JSON to POST /predict instead",
+                code="unsupported_content_type",
+            )
+        raise MalformedRequest(
+            "the multipart body has no 'file' field holding the image or video", code="missing_file"
+        )
+    data = await file.read()
+    options = DetectionOptions(
+        method=ensemble_method or None, models=parse_models(models), threshold=threshold, explain=explain
+    )
+    return await _run(gateway, request, data, options, rid)
+
+
+@router.post("/predict", response_model=DetectionAnswer, responses=ERROR_RESPONSES)
+async def predict(
+    body: PredictRequest, request: Request, gateway: GatewayDep, rid: RequestIdDep
+) -> DetectionAnswer:
+    """Analyse a base64-encoded file sent as JSON; the same answer as /detect."""
+    data = decode_base64(body.data)
+    options = DetectionOptions(
+        method=body.ensemble_method or None,
+        models=body.models,  # already split by PredictRequest
+        threshold=body.threshold,
+        explain=body.explain,
+        claimed_media_type=body.media_type,
+    )
+    return await _run(gateway, request, data, options, rid)

@@ -1,0 +1,180 @@
+"""Gateway settings: field defaults, overlaid by config/gateway.yaml, overlaid by ``TRIBUNAL_*`` env vars.
+
+Precedence, highest first: keyword arguments, environment (``TRIBUNAL_PORT=9000``), the YAML file,
+the defaults below. The YAML file is ``config/gateway.yaml`` unless ``TRIBUNAL_CONFIG_FILE`` names
+another. Relative paths in the settings are resolved against the repository root, not the working
+directory, so ``python -m gateway`` behaves the same wherever it is started.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from tribunal_sdk.media import MediaLimits
+
+from gateway.registry import REPO_ROOT
+
+ENV_PREFIX = "TRIBUNAL_"
+CONFIG_FILE_ENV = "TRIBUNAL_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "gateway.yaml"
+
+
+class SettingsError(ValueError):
+    """The settings file or a TRIBUNAL_* variable is invalid; the message names the field and its source."""
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    registry_path: Path = Path("config/detectors.yaml")
+    data_dir: Path = Path("var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Upload caps: a bigger upload or image is refused with 413 before any detector sees it.
+    max_upload_mb: float = Field(50.0, gt=0, le=4096)
+    max_pixels: int = Field(40_000_000, gt=0)
+
+    # Fusion. The verdict is "uncertain" when the fused score lies within threshold ± uncertainty_band.
+    default_method: str = "average"
+    threshold: float = Field(0.5, gt=0, lt=1)
+    uncertainty_band: float = Field(0.1, ge=0, lt=0.5)
+
+    # Circuit breaker: open after this many consecutive failures, try one request again after the cooldown.
+    breaker_failures: int = Field(3, ge=1)
+    breaker_cooldown_s: float = Field(10.0, gt=0)
+
+    # /models and /ready probe detectors; their answers are reused for this long.
+    models_cache_s: float = Field(5.0, ge=0)
+    probe_timeout_s: float = Field(2.0, gt=0)
+
+    # Connection pool of the shared HTTP client (every detector call of every request goes through it).
+    max_connections: int = Field(512, ge=1)
+
+    @field_validator("registry_path", "data_dir")
+    @classmethod
+    def _from_repo_root(cls, value: Path) -> Path:
+        return value if value.is_absolute() else REPO_ROOT / value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("default_method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from gateway.fusion import strategy_names  # fusion imports nothing from settings; no cycle
+
+        if value not in strategy_names():
+            raise ValueError(f"unknown fusion method {value!r}; known: {', '.join(strategy_names())}")
+        return value
+
+    @model_validator(mode="after")
+    def _band_inside_unit_interval(self) -> GatewaySettings:
+        if self.threshold - self.uncertainty_band < 0 or self.threshold + self.uncertainty_band > 1:
+            raise ValueError(
+                f"threshold ± uncertainty_band must stay within [0, 1] "
+                f"(threshold={self.threshold}, uncertainty_band={self.uncertainty_band})"
+            )
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def media_limits(self) -> MediaLimits:
+        return MediaLimits(max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls, config_file_path()))
+
+
+def config_file_path() -> Path:
+    """The YAML settings file in use: ``$TRIBUNAL_CONFIG_FILE`` or config/gateway.yaml."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    return Path(named) if named else DEFAULT_CONFIG_FILE
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``; an absent default file means no overlay."""
+    if not path.exists():
+        if path == DEFAULT_CONFIG_FILE:
+            return {}
+        raise SettingsError(f"{path}: settings file not found (named by {CONFIG_FILE_ENV})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SettingsError(
+            f"{path}: expected a mapping of setting names to values, got {type(raw).__name__}"
+        )
+    return raw
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Settings from the YAML file, below the environment in precedence."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path):
+        super().__init__(settings_cls)
+        self.path = path
+        self.data = read_config_file(path)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        # Unknown keys are passed through so extra="forbid" reports them by name.
+        return dict(self.data)
+
+
+def load_settings(**overrides: Any) -> GatewaySettings:
+    """Build the settings, turning a validation failure into a SettingsError naming field and source.
+
+    e.g. ``config/gateway.yaml: threshold: Input should be less than 1 (got 1.5)``.
+    """
+    path = config_file_path()
+    try:
+        return GatewaySettings(**overrides)
+    except ValidationError as exc:
+        file_keys = set(read_config_file(path))
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            top = str(error["loc"][0]) if error["loc"] else ""
+            if top in overrides:
+                source = "argument"
+            elif os.environ.get(ENV_PREFIX + top.upper()) is not None:
+                source = f"environment {ENV_PREFIX}{top.upper()}"
+            elif top in file_keys:
+                source = str(path)
+            else:
+                source = "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting (check its spelling)"
+            elif "input" in error and error["type"] != "value_error":
+                message += f" (got {error['input']!r})"
+            lines.append(f"{source}: {field}: {message}" if field else f"{source}: {message}")
+        raise SettingsError("\n".join(lines)) from exc
