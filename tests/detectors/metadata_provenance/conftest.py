@@ -1,0 +1,16 @@
+import pytest
+from support.metadata_samples import SigningChain, make_signing_chain
+
+from detectors.metadata_provenance import MetadataProvenanceDetector
+
+
+@pytest.fixture(scope="module")
+def detector() -> MetadataProvenanceDetector:
+    loaded = MetadataProvenanceDetector()
+    loaded.load()
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def signing_chain() -> SigningChain:
+    return make_signing_chain()
