@@ -13,10 +13,10 @@ MEDIA_TYPE ?= image
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
+# compat editable mode puts the source folders on sys.path, so new packages need no reinstall.
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# compat editable mode puts the source folders on sys.path, so new packages need no reinstall.
 	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e sdk -e '.[ml,dev]'
 	@touch $@
 
