@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 import uvicorn
-from tribunal_sdk.logs import configure_logging
 
 from gateway.app import create_app
 from gateway.registry import RegistryError
 from gateway.settings import SettingsError, load_settings
+from tribunal_sdk.logs import configure_logging
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
+
 from tribunal_sdk.taxonomy import REAL
 
 

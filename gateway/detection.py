@@ -10,8 +10,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from tribunal_sdk.media import decode_image, sha256_hex, sniff
-
 from gateway.attribution import ClassVote, fuse_attribution
 from gateway.errors import (
     HardDependencyFailed,
@@ -26,6 +24,7 @@ from gateway.fusion import FusionContext, Vote, get_strategy
 from gateway.registry import DetectorEntry, Registry
 from gateway.schemas import DetectionAnswer
 from gateway.settings import GatewaySettings
+from tribunal_sdk.media import decode_image, sha256_hex, sniff
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
-from tribunal_sdk.result import PredictResponse
 
+from gateway.aiohttp_transport import AiohttpTransport
 from gateway.breaker import BreakerState, CircuitBreaker
 from gateway.registry import DetectorEntry
+from tribunal_sdk.result import PredictResponse
 
 log = logging.getLogger("gateway.fanout")
 
@@ -168,9 +169,10 @@ class FanoutClient:
         self._clock = clock
         self._observer = observer
         self._states: dict[str, DetectorState] = {}
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        # aiohttp carries the bytes unless a test injects its own transport (see aiohttp_transport.py).
+        transport = transport or AiohttpTransport(max_connections=max_connections)
         # Detectors are called by URL from the registry; never pick up proxies from the environment.
-        self._client = httpx.AsyncClient(transport=transport, limits=limits, trust_env=False)
+        self._client = httpx.AsyncClient(transport=transport, trust_env=False)
 
     async def __aenter__(self) -> FanoutClient:
         return self

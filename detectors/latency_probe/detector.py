@@ -6,6 +6,7 @@ import os
 import time
 
 import numpy as np
+
 from tribunal_sdk import ImageDetector, ImageInput, Prediction
 
 

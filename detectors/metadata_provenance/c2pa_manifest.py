@@ -22,11 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tribunal_sdk.taxonomy import OTHER_AI
-
 from detectors.metadata_provenance.evidence import Evidence, Findings, Strength, excerpt
 from detectors.metadata_provenance.generator_names import ai_generator_in
 from detectors.metadata_provenance.source_type import classify, source_term
+from tribunal_sdk.taxonomy import OTHER_AI
 
 MIME_TYPES = {
     "jpeg": "image/jpeg",

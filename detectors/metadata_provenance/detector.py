@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tribunal_sdk import ImageDetector, ImageInput, Prediction, WeightsUnavailable
-from tribunal_sdk.detector import DetectorSpec
 
 from detectors.metadata_provenance.c2pa_manifest import C2paManifestReader
 from detectors.metadata_provenance.containers import MetadataBlocks, extract_blocks
@@ -23,6 +21,8 @@ from detectors.metadata_provenance.evidence import Findings, score
 from detectors.metadata_provenance.exif import read_exif
 from detectors.metadata_provenance.generator_text import interpret_text
 from detectors.metadata_provenance.xmp import read_xmp
+from tribunal_sdk import ImageDetector, ImageInput, Prediction, WeightsUnavailable
+from tribunal_sdk.detector import DetectorSpec
 
 log = logging.getLogger("tribunal.metadata_provenance")
 T = TypeVar("T")

@@ -23,10 +23,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tribunal_sdk.taxonomy import OTHER_AI
-
 from detectors.metadata_provenance.evidence import Evidence, Findings, excerpt
 from detectors.metadata_provenance.generator_names import ai_generator_in, generator_from_checkpoint
+from tribunal_sdk.taxonomy import OTHER_AI
 
 # Keys holding the name of the software or device that made the file (PNG keywords, EXIF tags).
 SOFTWARE_KEYS = {"software", "source", "creatortool"}

@@ -11,12 +11,12 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
-from tribunal_sdk.taxonomy import OTHER_AI
 
 from detectors.metadata_provenance.evidence import Evidence, Findings, excerpt
 from detectors.metadata_provenance.generator_names import ai_generator_in
 from detectors.metadata_provenance.generator_text import interpret_text
 from detectors.metadata_provenance.source_type import classify, source_term
+from tribunal_sdk.taxonomy import OTHER_AI
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RDF_DESCRIPTION = f"{{{RDF}}}Description"

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from tribunal_sdk.requests import decode_base64
 
 from gateway.detection import DetectionOptions
 from gateway.errors import MalformedRequest, UnsupportedMediaType
 from gateway.routes.deps import GatewayDep, RequestIdDep
 from gateway.schemas import DetectionAnswer, PredictRequest, parse_models
+from tribunal_sdk.requests import decode_base64
 
 router = APIRouter(tags=["detection"])
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from tribunal_sdk.logs import JsonFormatter
 
 from gateway.registry import REPO_ROOT
+from tribunal_sdk.logs import JsonFormatter
 
 
 def upload(data: bytes) -> dict:

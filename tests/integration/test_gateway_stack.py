@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+
 from support.media import png_bytes
 from support.stack import detector_entry, running_stack
 

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+
 from support.media import png_bytes
 from support.toy_detectors import RecordingDetector, make_spec
 from tribunal_sdk import create_app

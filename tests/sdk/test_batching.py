@@ -3,6 +3,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from tribunal_sdk.batching import MicroBatcher
 
 

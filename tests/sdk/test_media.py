@@ -1,5 +1,6 @@
 import pytest
 from PIL import Image
+
 from support.media import encode, png_claiming_size
 from tribunal_sdk.errors import MediaTooLarge, UndecodableMedia, UnsupportedMediaType
 from tribunal_sdk.media import MediaLimits, decode_image, sniff

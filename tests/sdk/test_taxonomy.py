@@ -1,4 +1,5 @@
 import pytest
+
 from tribunal_sdk.taxonomy import ALL_CLASSES, GENERATORS, OTHER_AI, REAL, SIMULATED, generator_from_text
 
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 import numpy as np
+
 from tribunal_sdk import DetectorSpec, ImageDetector, ImageInput, Prediction, WeightsUnavailable
 
 

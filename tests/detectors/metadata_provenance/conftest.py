@@ -1,7 +1,7 @@
 import pytest
-from support.metadata_samples import SigningChain, make_signing_chain
 
 from detectors.metadata_provenance import MetadataProvenanceDetector
+from support.metadata_samples import SigningChain, make_signing_chain
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,10 @@
 """C2PA manifests signed in the test with c2pa-python and a throwaway ES256 certificate chain."""
 
 import pytest
+
+from detectors.metadata_provenance import MetadataProvenanceDetector
+from detectors.metadata_provenance.detector import MetadataSettings
+from detectors.metadata_provenance.evidence import FAKE_PROB, REAL_PROB
 from support.metadata_samples import (
     c2pa_edit_of,
     c2pa_manifest,
@@ -10,10 +14,6 @@ from support.metadata_samples import (
     png_with_text,
 )
 from tribunal_sdk.media import decode_image
-
-from detectors.metadata_provenance import MetadataProvenanceDetector
-from detectors.metadata_provenance.detector import MetadataSettings
-from detectors.metadata_provenance.evidence import FAKE_PROB, REAL_PROB
 
 
 def predict(detector, data: bytes):

@@ -1,6 +1,8 @@
 """EXIF and XMP: software naming a generator, camera make/model, IPTC digital source type."""
 
 import pytest
+
+from detectors.metadata_provenance.evidence import FAKE_PROB, REAL_PROB
 from support.metadata_samples import (
     A1111_SDXL,
     exif_bytes,
@@ -11,8 +13,6 @@ from support.metadata_samples import (
     xmp_packet,
 )
 from tribunal_sdk.media import decode_image
-
-from detectors.metadata_provenance.evidence import FAKE_PROB, REAL_PROB
 
 
 def predict(detector, data: bytes):

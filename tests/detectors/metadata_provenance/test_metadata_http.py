@@ -5,6 +5,8 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+
+from detectors.metadata_provenance import MetadataProvenanceDetector
 from support.metadata_samples import (
     A1111_SDXL,
     c2pa_manifest,
@@ -15,8 +17,6 @@ from support.metadata_samples import (
 )
 from tribunal_sdk import create_app
 from tribunal_sdk.settings import ServiceSettings
-
-from detectors.metadata_provenance import MetadataProvenanceDetector
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ import json
 import zlib
 
 import pytest
+
+from detectors.metadata_provenance.evidence import FAKE_PROB
 from support.metadata_samples import (
     A1111_SDXL,
     COMFY_FLUX_PROMPT,
@@ -14,8 +16,6 @@ from support.metadata_samples import (
     png_with_text,
 )
 from tribunal_sdk.media import decode_image
-
-from detectors.metadata_provenance.evidence import FAKE_PROB
 
 
 def predict(detector, data: bytes):

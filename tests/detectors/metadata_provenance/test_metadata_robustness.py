@@ -4,6 +4,7 @@ import json
 import random
 
 import pytest
+
 from support.metadata_samples import (
     A1111_SDXL,
     COMFY_FLUX_PROMPT,

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.metadata_samples import plain_jpeg, plain_png
-from tribunal_sdk import WeightsUnavailable
-from tribunal_sdk.media import decode_image
-from tribunal_sdk.taxonomy import GENERATORS, REAL
 
 from detectors.metadata_provenance import MetadataProvenanceDetector
 from detectors.metadata_provenance.evidence import FAKE_PROB, REAL_PROB, Evidence, Findings, score
 from detectors.metadata_provenance.generator_names import ai_generator_in, generator_from_checkpoint
+from support.metadata_samples import plain_jpeg, plain_png
+from tribunal_sdk import WeightsUnavailable
+from tribunal_sdk.media import decode_image
+from tribunal_sdk.taxonomy import GENERATORS, REAL
 
 
 def fake(strength, generator="other_ai", kind="png_text"):
