@@ -27,16 +27,22 @@ def _start(args: argparse.Namespace) -> int:
     print(f"starting the gateway and {len(names)} detector(s): {', '.join(names) or '(none enabled)'}")
     print(f"logs: {stack.log_dir}/<name>.log")
     try:
-        stack.start(timeout_s=args.timeout, on_progress=lambda msg: print(f"  ✓ {msg}", flush=True))
+        stack.start(timeout_s=args.timeout, on_progress=lambda msg: print(f"  - {msg}", flush=True))
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     stack.write_run_file(RUN_FILE)
     gateway = stack.service("gateway").url
-    print(f"\nTribunal is up.\n  gateway    {gateway}\n  API docs   {gateway}/docs")
-    print(f"  detect     curl -F file=@photo.jpg {gateway}/detect")
+    print(f"\nTribunal is up.\n  dashboard  {gateway}/  (sign up there; the first account is the admin)")
+    print(f"  gateway    {gateway}\n  API docs   {gateway}/docs")
+    print(f'  detect     curl -H "X-API-Key: <key from the dashboard>" -F file=@photo.jpg {gateway}/detect')
     for service in stack.services[:-1]:
         print(f"  detector   {service.name:<22} {service.url}")
+    for name, reason in stack.not_ready.items():
+        print(
+            f"\nwarning: {name} cannot serve: {reason}\n  the gateway answers without it (degraded).",
+            flush=True,
+        )
     print("\nCtrl-C (or `make stop` elsewhere) stops everything.", flush=True)
 
     stopping = False

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from tribunal_sdk import ImageDetector, ImageInput, Prediction
+from tribunal_sdk import ImageDetector, ImageInput, Prediction, WeightsUnavailable
 
 
 class LatencyProbeDetector(ImageDetector):
@@ -18,6 +18,10 @@ class LatencyProbeDetector(ImageDetector):
     """
 
     def load(self) -> None:
+        # Lets tests play a detector whose weights are missing: alive, never ready.
+        missing = os.environ.get("TRIBUNAL_PROBE_MISSING_WEIGHTS")
+        if missing:
+            raise WeightsUnavailable(f"{missing} not found (TRIBUNAL_PROBE_MISSING_WEIGHTS is set)")
         self.latency_s = float(os.environ.get("TRIBUNAL_PROBE_LATENCY_MS", "0")) / 1000
 
     def predict_batch(self, inputs: list[ImageInput]) -> list[Prediction]:

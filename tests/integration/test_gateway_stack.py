@@ -122,3 +122,21 @@ def test_hung_detector_times_out_then_breaker_skips_it_until_it_recovers(tmp_pat
             time.sleep(0.5)
         assert body["degraded"] is False
         assert {d["name"]: d["status"] for d in body["detectors"]}["latency_probe"] == "ok"
+
+
+def test_a_detector_without_weights_does_not_stop_the_stack(tmp_path):
+    entries = [detector_entry("metadata_provenance"), detector_entry("latency_probe")]
+    detector_env = {"latency_probe": {"TRIBUNAL_PROBE_MISSING_WEIGHTS": "probe.safetensors"}}
+    with running_stack(tmp_path, entries, detector_env=detector_env) as stack:
+        assert "probe.safetensors not found" in stack.not_ready["latency_probe"]
+        probe = stack.service("latency_probe")
+        assert httpx.get(probe.url + "/health").status_code == 200
+        ready = httpx.get(probe.url + "/ready")
+        assert ready.status_code == 503 and "probe.safetensors" in ready.json()["reason"]
+        r = detect(stack)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["degraded"] is True and body["missing"] == ["latency_probe"]
+        probed = next(d for d in body["detectors"] if d["name"] == "latency_probe")
+        assert probed["status"] == "unavailable"
+        assert "probe.safetensors" in (probed["error"] or "")

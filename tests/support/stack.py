@@ -30,12 +30,19 @@ def running_stack(
     env: dict[str, str] | None = None,
     detector_env: dict[str, dict[str, str]] | None = None,
 ) -> Iterator[LocalStack]:
-    """Start the gateway and the given detectors; always stop them afterwards."""
+    """Start the gateway and the given detectors; always stop them afterwards.
+
+    Auth is off and the gateway's database lives in ``tmp_path/data`` unless ``env`` says otherwise.
+    """
     stack = LocalStack(
         registry_path=tmp_path / "detectors.yaml",
         gateway_port=free_port(),
         log_dir=tmp_path / "log",
-        extra_env={"TRIBUNAL_AUTH_REQUIRED": "false", **(env or {})},
+        extra_env={
+            "TRIBUNAL_AUTH_REQUIRED": "false",
+            "TRIBUNAL_DATA_DIR": str(tmp_path / "data"),
+            **(env or {}),
+        },
         detector_env=detector_env or {},
     )
     stack.write_registry(entries)
