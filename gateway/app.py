@@ -3,7 +3,11 @@
     app = create_app()                                  # settings from env/config, registry from its file
     app = create_app(settings, registry, transport)     # tests: explicit parts, fake detectors
 
-Routes: POST /detect, POST /predict, GET /models, GET /health, GET /ready, GET /metrics.
+Routes: POST /detect, POST /predict, GET /models, GET /health, GET /ready, GET /metrics; accounts
+(/auth/*, /users/me, /api-keys), history (/history, /stats); the dashboard at /.
+
+Start-up migrates the database to the current schema and resolves the JWT secret; a placeholder
+secret outside dev mode is a SettingsError, so the gateway refuses to start.
 """
 
 from __future__ import annotations
@@ -12,18 +16,25 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
-from fastapi import FastAPI
-from tribunal_sdk.logs import RequestLogMiddleware
-from tribunal_sdk.upload_limit import UploadLimitMiddleware
+from fastapi import Depends, FastAPI
 
+from gateway.auth.jwt_secret import resolve_jwt_secret
+from gateway.auth.tokens import TokenService
+from gateway.dashboard import install_dashboard
+from gateway.db.engine import Database
+from gateway.db.migrate import upgrade
 from gateway.detection import DetectionService
 from gateway.errors import install_error_handlers
 from gateway.fanout import FanoutClient
+from gateway.history.recorder import HistoryRecorder
 from gateway.metrics import GatewayMetrics
+from gateway.ratelimit import RateLimiter
 from gateway.registry import Registry, load_registry
-from gateway.routes import detect, health, models
-from gateway.routes.deps import Gateway
+from gateway.routes import api_keys, auth, detect, health, history, models, stats, users
+from gateway.routes.deps import Gateway, caller, detect_rate_limit
 from gateway.settings import GatewaySettings, load_settings
+from tribunal_sdk.logs import RequestLogMiddleware
+from tribunal_sdk.upload_limit import UploadLimitMiddleware
 
 # Room for multipart boundaries, part headers and the small form fields around the file.
 _MULTIPART_ENVELOPE = 64 * 1024
@@ -39,6 +50,9 @@ def create_app(
     """Build the gateway. ``transport`` replaces the network to the detectors (tests use MockTransport)."""
     settings = settings or load_settings()
     registry = registry or load_registry(settings.registry_path)
+    secret = resolve_jwt_secret(settings)  # before anything else: a refused secret stops the start
+    db = Database(settings.database_url_or_default)
+    upgrade(db.engine)
     metrics = GatewayMetrics()
     fanout = FanoutClient(
         breaker_failures=settings.breaker_failures,
@@ -54,12 +68,22 @@ def create_app(
         fanout=fanout,
         service=DetectionService(settings, registry, fanout),
         metrics=metrics,
+        db=db,
+        tokens=TokenService(
+            secret,
+            access_ttl_s=settings.access_token_minutes * 60,
+            refresh_ttl_s=settings.refresh_token_days * 86400,
+        ),
+        history=HistoryRecorder(db, settings.data_dir, settings.keep_uploads),
+        detect_limiter=RateLimiter(settings.detect_per_minute, what="detections"),
+        login_limiter=RateLimiter(settings.login_attempts_per_minute, what="sign-in attempts"),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await fanout.aclose()
+        db.dispose()
 
     app = FastAPI(
         title="Tribunal gateway",
@@ -69,9 +93,17 @@ def create_app(
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    app.include_router(detect.router)
-    app.include_router(models.router)
+    # Who may call what: detection and the model list need an identity while auth_required is on
+    # (history and stats check it in their handlers, which also scope the rows to the caller).
+    app.include_router(detect.router, dependencies=[Depends(caller), Depends(detect_rate_limit)])
+    app.include_router(models.router, dependencies=[Depends(caller)])
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(api_keys.router)
+    app.include_router(history.router)
+    app.include_router(stats.router)
+    install_dashboard(app, settings.frontend_dir)
 
     upload = settings.max_upload_bytes
     app.add_middleware(

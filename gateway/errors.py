@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from tribunal_sdk.errors import (
     MalformedRequest,
     MediaTooLarge,
@@ -23,12 +24,15 @@ from tribunal_sdk.errors import (
 )
 
 __all__ = [
+    "GatewayError",
     "HardDependencyFailed",
     "MalformedRequest",
     "MediaTooLarge",
     "NoDetectorAvailable",
     "NoDetectorForMediaType",
     "NoModelSelected",
+    "NotFound",
+    "RateLimited",
     "TribunalError",
     "UndecodableMedia",
     "UnknownModels",
@@ -38,6 +42,21 @@ __all__ = [
 ]
 
 log = logging.getLogger("gateway.errors")
+
+
+class GatewayError(TribunalError):
+    """A gateway error that also sets response headers (``WWW-Authenticate`` on 401, ``Retry-After`` on 429)."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail, code=code, extra=extra)
+        self.headers = headers or {}
 
 
 class UnknownStrategy(TribunalError):
@@ -95,6 +114,27 @@ class HardDependencyFailed(TribunalError):
     code = "hard_dependency_failed"
 
 
+class NotFound(GatewayError):
+    """The thing does not exist, or belongs to someone else (never revealing which)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class RateLimited(GatewayError):
+    """Too many requests; ``Retry-After`` says how many seconds to wait."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, retry_after_s: int, extra: dict[str, Any] | None = None):
+        super().__init__(
+            detail,
+            headers={"Retry-After": str(retry_after_s)},
+            extra={"retry_after_s": retry_after_s, **(extra or {})},
+        )
+
+
 _HTTP_CODES = {
     400: "malformed_body",
     404: "not_found",
@@ -118,7 +158,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TribunalError)
     async def _tribunal_error(_: Request, exc: TribunalError) -> JSONResponse:
-        return JSONResponse(exc.to_body(), status_code=exc.status_code)
+        headers = getattr(exc, "headers", None)
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

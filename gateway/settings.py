@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from tribunal_sdk.media import MediaLimits
 
 from gateway.registry import REPO_ROOT
+from tribunal_sdk.media import MediaLimits
 
 ENV_PREFIX = "TRIBUNAL_"
 CONFIG_FILE_ENV = "TRIBUNAL_CONFIG_FILE"
@@ -48,6 +48,8 @@ class GatewaySettings(BaseSettings):
     default_method: str = "average"
     threshold: float = Field(0.5, gt=0, lt=1)
     uncertainty_band: float = Field(0.1, ge=0, lt=0.5)
+    # Deployed stacking meta-learners (make retrain): <dir>/<media_type>/deployed.json names the version.
+    meta_learner_dir: Path = Path("meta_learner/artifacts")
 
     # Circuit breaker: open after this many consecutive failures, try one request again after the cooldown.
     breaker_failures: int = Field(3, ge=1)
@@ -60,7 +62,29 @@ class GatewaySettings(BaseSettings):
     # Connection pool of the shared HTTP client (every detector call of every request goes through it).
     max_connections: int = Field(512, ge=1)
 
-    @field_validator("registry_path", "data_dir")
+    # Accounts. Detection, history, stats and /models need a bearer token or an X-API-Key unless
+    # auth_required is false (a trusted network). database_url defaults to SQLite in data_dir.
+    auth_required: bool = True
+    database_url: str | None = None
+    # From the environment only in practice (TRIBUNAL_JWT_SECRET). Unset with SQLite: a random secret
+    # is generated once into data_dir. A placeholder value is refused unless dev_mode is on.
+    jwt_secret: SecretStr | None = None
+    dev_mode: bool = False
+    access_token_minutes: float = Field(30.0, gt=0)
+    refresh_token_days: float = Field(7.0, gt=0)
+    registration_open: bool = True  # the first account can always register (it becomes the admin)
+
+    # Per-user limits (0 turns one off); over the limit is a 429 with Retry-After.
+    detect_per_minute: int = Field(30, ge=0)
+    login_attempts_per_minute: int = Field(10, ge=0)  # per client address, against password guessing
+
+    # History: every analysis is recorded; the uploaded file itself only when keep_uploads is true.
+    keep_uploads: bool = False
+
+    # The built dashboard (npm run build in frontend/), served at /.
+    frontend_dir: Path = Path("frontend/dist")
+
+    @field_validator("registry_path", "data_dir", "frontend_dir", "meta_learner_dir")
     @classmethod
     def _from_repo_root(cls, value: Path) -> Path:
         return value if value.is_absolute() else REPO_ROOT / value
@@ -91,6 +115,11 @@ class GatewaySettings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def database_url_or_default(self) -> str:
+        """The accounts and history database: TRIBUNAL_DATABASE_URL, else a SQLite file in data_dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'tribunal.db'}"
 
     @property
     def media_limits(self) -> MediaLimits:

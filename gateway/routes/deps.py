@@ -1,4 +1,11 @@
-"""Shared route dependencies: the gateway's parts, as annotated types handlers can ask for."""
+"""Shared route dependencies: the gateway's parts and the caller's identity, as annotated types.
+
+Identity, strictest last:
+    OptionalIdentityDep   whoever the credentials say (a bad credential is a 401), else anonymous
+    CallerDep             as above, but anonymous only while auth_required is false
+    UserDep               a signed-in user, whatever auth_required says (accounts, API keys)
+    AdminDep              a signed-in admin
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,19 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
+from gateway.auth import accounts
+from gateway.auth.api_keys import HEADER as API_KEY_HEADER
+from gateway.auth.errors import AdminRequired, InvalidToken, NotAuthenticated
+from gateway.auth.identity import ANONYMOUS, Identity
+from gateway.auth.tokens import TokenService
+from gateway.db.engine import Database
 from gateway.detection import DetectionService
 from gateway.fanout import FanoutClient
+from gateway.history.recorder import HistoryRecorder, RequestHistory
 from gateway.metrics import GatewayMetrics
+from gateway.ratelimit import RateLimiter
 from gateway.registry import Registry
 from gateway.settings import GatewaySettings
 
@@ -23,6 +39,11 @@ class Gateway:
     fanout: FanoutClient
     service: DetectionService
     metrics: GatewayMetrics
+    db: Database
+    tokens: TokenService
+    history: HistoryRecorder
+    detect_limiter: RateLimiter
+    login_limiter: RateLimiter
 
 
 def get_gateway(request: Request) -> Gateway:
@@ -37,3 +58,78 @@ def request_id(request: Request) -> str | None:
 
 
 RequestIdDep = Annotated[str | None, Depends(request_id)]
+
+# auto_error=False: these only read the headers; the dependencies below decide what is required.
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+
+
+def optional_identity(
+    gateway: GatewayDep,
+    token: Annotated[str | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Identity:
+    """The identity the request's credentials prove. Sent but invalid credentials are always a 401."""
+    if api_key:
+        with gateway.db.session() as session:
+            return accounts.identity_from_api_key(session, api_key)
+    if token:
+        claims = gateway.tokens.decode(token, "access")
+        with gateway.db.session() as session:
+            user = accounts.active_user(session, claims.user_id)
+            if user is None:
+                raise InvalidToken("the token's account no longer exists or is disabled")
+            return accounts.identity_of(user, "token")
+    return ANONYMOUS
+
+
+OptionalIdentityDep = Annotated[Identity, Depends(optional_identity)]
+
+
+def caller(gateway: GatewayDep, identity: OptionalIdentityDep) -> Identity:
+    if identity.is_anonymous and gateway.settings.auth_required:
+        raise NotAuthenticated()
+    return identity
+
+
+CallerDep = Annotated[Identity, Depends(caller)]
+
+
+def signed_in_user(identity: OptionalIdentityDep) -> Identity:
+    if identity.is_anonymous:
+        raise NotAuthenticated()
+    return identity
+
+
+UserDep = Annotated[Identity, Depends(signed_in_user)]
+
+
+def admin_user(identity: UserDep) -> Identity:
+    if not identity.is_admin:
+        raise AdminRequired("this needs an administrator account")
+    return identity
+
+
+AdminDep = Annotated[Identity, Depends(admin_user)]
+
+
+def detect_rate_limit(gateway: GatewayDep, identity: CallerDep) -> None:
+    """Count a detection against the caller's per-user limit (anonymous callers are not limited)."""
+    if identity.rate_key is not None:
+        gateway.detect_limiter.check(identity.rate_key)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def login_rate_limit(gateway: GatewayDep, request: Request) -> None:
+    """Count a sign-in or sign-up attempt against the client address (slows password guessing)."""
+    gateway.login_limiter.check(f"addr:{client_address(request)}")
+
+
+def request_history(gateway: GatewayDep, identity: CallerDep, rid: RequestIdDep) -> RequestHistory:
+    return RequestHistory(gateway.history, identity.user_id, rid)
+
+
+HistoryDep = Annotated[RequestHistory, Depends(request_history)]

@@ -11,7 +11,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from gateway.detection import DetectionOptions
 from gateway.errors import MalformedRequest, UnsupportedMediaType
-from gateway.routes.deps import GatewayDep, RequestIdDep
+from gateway.history.recorder import RequestHistory
+from gateway.routes.deps import GatewayDep, HistoryDep, RequestIdDep
 from gateway.schemas import DetectionAnswer, PredictRequest, parse_models
 from tribunal_sdk.requests import decode_base64
 
@@ -24,17 +25,26 @@ def _error(description: str) -> dict[str, Any]:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("empty or undecodable file"),
+    401: _error("no identity while auth is on: send a bearer token or an X-API-Key"),
     413: _error("upload over the byte cap, or an image over the pixel cap"),
     415: _error("not an accepted image/video format, or no enabled detector for its media type"),
     422: _error("malformed request: missing file, bad base64, unknown ensemble_method or models"),
+    429: _error("over the per-user detection limit; Retry-After says when to try again"),
     503: _error("every detector for the media type failed, or a hard dependency failed"),
 }
 
 
 async def _run(
-    gateway: GatewayDep, request: Request, data: bytes, options: DetectionOptions, rid: str | None
+    gateway: GatewayDep,
+    request: Request,
+    data: bytes,
+    options: DetectionOptions,
+    rid: str | None,
+    history: RequestHistory,
+    filename: str | None = None,
 ):
     answer = await gateway.service.detect(data, options, request_id=rid)
+    await history.record(answer, data, filename)
     gateway.metrics.verdicts.labels(
         answer.media_type, answer.verdict, options.method or gateway.settings.default_method
     ).inc()
@@ -54,6 +64,7 @@ async def detect(
     request: Request,
     gateway: GatewayDep,
     rid: RequestIdDep,
+    history: HistoryDep,
     file: Annotated[UploadFile | None, File(description="the image or video")] = None,
     ensemble_method: Annotated[str | None, Form(description="voting, average or stacking")] = None,
     models: Annotated[str | None, Form(description="comma list of detector names; default all")] = None,
@@ -76,12 +87,12 @@ async def detect(
     options = DetectionOptions(
         method=ensemble_method or None, models=parse_models(models), threshold=threshold, explain=explain
     )
-    return await _run(gateway, request, data, options, rid)
+    return await _run(gateway, request, data, options, rid, history, file.filename)
 
 
 @router.post("/predict", response_model=DetectionAnswer, responses=ERROR_RESPONSES)
 async def predict(
-    body: PredictRequest, request: Request, gateway: GatewayDep, rid: RequestIdDep
+    body: PredictRequest, request: Request, gateway: GatewayDep, rid: RequestIdDep, history: HistoryDep
 ) -> DetectionAnswer:
     """Analyse a base64-encoded file sent as JSON; the same answer as /detect."""
     data = decode_base64(body.data)
@@ -92,4 +103,4 @@ async def predict(
         explain=body.explain,
         claimed_media_type=body.media_type,
     )
-    return await _run(gateway, request, data, options, rid)
+    return await _run(gateway, request, data, options, rid, history)

@@ -151,7 +151,13 @@ def make_registry(*names: str, **per_name: dict[str, Any]) -> Registry:
 
 
 def make_settings(**overrides: Any) -> GatewaySettings:
-    base: dict[str, Any] = {"breaker_failures": 3, "breaker_cooldown_s": 10.0, "models_cache_s": 0.0}
+    """Test settings. Auth is off unless a test turns it on (the auth tests do); pass a temporary data_dir."""
+    base: dict[str, Any] = {
+        "breaker_failures": 3,
+        "breaker_cooldown_s": 10.0,
+        "models_cache_s": 0.0,
+        "auth_required": False,
+    }
     base.update(overrides)
     return GatewaySettings(**base)
 
@@ -162,11 +168,15 @@ def fakes() -> FakeDetectors:
 
 
 @pytest.fixture
-def gateway_client(fakes: FakeDetectors):
-    """Factory: ``async with gateway_client(registry, **settings) as client`` talks to a real gateway app."""
+def gateway_client(fakes: FakeDetectors, tmp_path):
+    """Factory: ``async with gateway_client(registry, **settings) as client`` talks to a real gateway app.
+
+    Its database and files live in the test's temporary folder unless ``data_dir`` says otherwise.
+    """
 
     @asynccontextmanager
     async def open_client(registry: Registry, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        settings.setdefault("data_dir", tmp_path / "data")
         app = create_app(make_settings(**settings), registry, transport=fakes.transport())
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
@@ -175,6 +185,19 @@ def gateway_client(fakes: FakeDetectors):
                 yield client
             finally:
                 await app.state.gateway.fanout.aclose()
+                app.state.gateway.db.dispose()
+
+    return open_client
+
+
+@pytest.fixture
+def auth_gateway(fakes: FakeDetectors, gateway_client):
+    """Factory: a gateway with auth on and one fake detector "a" (P(fake)=0.8, attributing to sdxl)."""
+
+    def open_client(**settings: Any):
+        fakes.set("a", fakes.ok(0.8, {"real": 0.2, "sdxl": 0.8}))
+        settings.setdefault("auth_required", True)
+        return gateway_client(make_registry("a"), **settings)
 
     return open_client
 

@@ -1,0 +1,145 @@
+// The gateway's answers, as the dashboard reads them (see gateway/schemas.py and gateway/history/schemas.py).
+
+export type Verdict = "fake" | "real" | "uncertain";
+export type DetectorStatus = "ok" | "abstained" | "timeout" | "error" | "unavailable" | "skipped";
+
+export interface DetectorOutcome {
+  name: string;
+  status: DetectorStatus;
+  prob_fake: number | null;
+  class_probs?: Record<string, number> | null;
+  reason?: string | null;
+  version?: string | null;
+  elapsed_ms?: number | null;
+  error?: string | null;
+  heatmap_png?: string | null;
+  warnings?: string[];
+}
+
+export interface Attribution {
+  predicted_source: string;
+  probs: Record<string, number>;
+}
+
+/** What the result view needs: a fresh detection answer and a history record both have it. */
+export interface AnalysisResult {
+  id: string;
+  sha256: string;
+  media_type: "image" | "video";
+  verdict: Verdict;
+  score_fake: number | null;
+  confidence: number | null;
+  method: string;
+  threshold: number;
+  attribution: Attribution | null;
+  detectors: DetectorOutcome[];
+  degraded: boolean;
+  missing: string[];
+  warnings: string[];
+  elapsed_ms: number;
+}
+
+export interface HistoryItem {
+  id: string;
+  created_at: string;
+  username: string | null;
+  filename: string | null;
+  sha256: string;
+  size_bytes: number;
+  media_type: "image" | "video";
+  verdict: Verdict;
+  score_fake: number | null;
+  confidence: number | null;
+  method: string;
+  predicted_source: string | null;
+  degraded: boolean;
+  elapsed_ms: number;
+  has_file: boolean;
+}
+
+export interface HistoryDetail extends HistoryItem, AnalysisResult {
+  request_id: string | null;
+}
+
+export interface HistoryPage {
+  items: HistoryItem[];
+  total: number;
+  page: number;
+  page_size: number;
+}
+
+export interface DetectorStats {
+  name: string;
+  calls: number;
+  by_status: Record<string, number>;
+  failure_rate: number | null;
+  latency_ms: { mean: number | null; p50: number | null; p95: number | null };
+}
+
+export interface Stats {
+  total: number;
+  by_verdict: Record<string, number>;
+  by_source: Record<string, number>;
+  by_media_type: Record<string, number>;
+  detectors: DetectorStats[];
+}
+
+export interface ModelInfo {
+  name: string;
+  enabled: boolean;
+  media_types: string[];
+  weight: number;
+  timeout_s: number;
+  dependency: string;
+  ready: boolean | null;
+  reason: string | null;
+  version: string | null;
+  backbone: string | null;
+  task: string | null;
+  device: string | null;
+  latency_ms: number | null;
+  last_status: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+  breaker: string;
+}
+
+export interface ModelsAnswer {
+  detectors: ModelInfo[];
+  media_types: string[];
+  ensemble_methods: string[];
+  default_method: string;
+  threshold: number;
+  uncertainty_band: number;
+}
+
+export interface User {
+  id: number;
+  username: string;
+  role: "admin" | "user";
+  created_at: string;
+}
+
+export interface AuthConfig {
+  auth_required: boolean;
+  registration_open: boolean;
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+}
+
+export interface ApiKey {
+  id: number;
+  name: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface NewApiKey extends ApiKey {
+  key: string;
+}

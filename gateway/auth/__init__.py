@@ -1,0 +1,1 @@
+"""Accounts and identities: password hashing, JWTs, API keys, the JWT secret, and the accounts use-cases."""

@@ -1,0 +1,75 @@
+"""Typed errors of accounts, identities and limits; each becomes ``{"error", "detail"}`` with its status."""
+
+from __future__ import annotations
+
+from gateway.errors import GatewayError
+
+# RFC 6750: a 401 tells the client which scheme to use.
+_BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+class NotAuthenticated(GatewayError):
+    """No identity was sent where one is required."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+    def __init__(self, detail: str = "sign in: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'"):
+        super().__init__(detail, headers=_BEARER)
+
+
+class InvalidToken(GatewayError):
+    """A bearer token that is malformed, signed with another key, of the wrong type, or tampered with."""
+
+    status_code = 401
+    code = "invalid_token"
+
+    def __init__(self, detail: str):
+        super().__init__(detail, headers=_BEARER)
+
+
+class TokenExpired(GatewayError):
+    """A well-formed token past its expiry; the dashboard refreshes, scripts sign in again."""
+
+    status_code = 401
+    code = "token_expired"
+
+    def __init__(self, detail: str):
+        super().__init__(detail, headers=_BEARER)
+
+
+class InvalidApiKey(GatewayError):
+    """An X-API-Key that is unknown or revoked."""
+
+    status_code = 401
+    code = "invalid_api_key"
+
+
+class WrongCredentials(GatewayError):
+    """Sign-in with an unknown username or a wrong password (deliberately not saying which)."""
+
+    status_code = 401
+    code = "wrong_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("wrong username or password", headers=_BEARER)
+
+
+class AccountDisabled(GatewayError):
+    status_code = 403
+    code = "account_disabled"
+
+
+class AdminRequired(GatewayError):
+    status_code = 403
+    code = "admin_required"
+
+
+class UsernameTaken(GatewayError):
+    status_code = 409
+    code = "username_taken"
+
+
+class RegistrationClosed(GatewayError):
+    status_code = 403
+    code = "registration_closed"

@@ -1,0 +1,1 @@
+"""The accounts and history database: engine and sessions, table models, Alembic migrations."""

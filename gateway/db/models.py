@@ -1,0 +1,130 @@
+"""Table models: users, their API keys, and the history of analyses.
+
+Changing a model means adding an Alembic migration under gateway/db/migrations/versions/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset; this puts it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+ROLES = ("admin", "user")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stored lower-cased, so "Alice" and "alice" are one account.
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class ApiKey(Base):
+    """A key for scripts. Only its sha256 is stored; ``prefix`` lets the owner recognise it in a list."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="api_keys")
+
+
+class Analysis(Base):
+    """One detection answer, as given, plus who asked and what was uploaded."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the answer's id
+    # Null when auth is off and nobody signed in. Deleting a user deletes their history.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    score_fake: Mapped[float | None] = mapped_column(Float, nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    method: Mapped[str] = mapped_column(String(200))
+    threshold: Mapped[float] = mapped_column(Float)
+    predicted_source: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    attribution: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The per-detector results as answered, minus heatmaps (large, and recomputable with explain).
+    detectors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    degraded: Mapped[bool] = mapped_column(Boolean, default=False)
+    missing: Mapped[list[str]] = mapped_column(JSON)
+    warnings: Mapped[list[str]] = mapped_column(JSON)
+    elapsed_ms: Mapped[float] = mapped_column(Float)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Relative to data_dir; set only when keep_uploads is on.
+    stored_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    user: Mapped[User | None] = relationship()
+    detector_results: Mapped[list[DetectorResult]] = relationship(
+        back_populates="analysis", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DetectorResult(Base):
+    """One detector's part in one analysis, as a row, so /stats can aggregate it in SQL."""
+
+    __tablename__ = "detector_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
+    detector: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    prob_fake: Mapped[float | None] = mapped_column(Float, nullable=True)
+    elapsed_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    analysis: Mapped[Analysis] = relationship(back_populates="detector_results")

@@ -1,0 +1,19 @@
+"""GET /stats: aggregates over the caller's analyses (an admin's: everyone's)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.history import queries
+from gateway.history.schemas import Stats
+from gateway.routes.deps import CallerDep, GatewayDep
+from gateway.routes.history import FiltersDep
+
+router = APIRouter(tags=["history"])
+
+
+@router.get("/stats")
+def stats(identity: CallerDep, gateway: GatewayDep, filters: FiltersDep) -> Stats:
+    """Counts by verdict, predicted source and media type; per detector, failure rate and latency."""
+    with gateway.db.session() as session:
+        return queries.compute_stats(session, identity, filters)
