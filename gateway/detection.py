@@ -24,6 +24,7 @@ from gateway.fusion import FusionContext, Vote, get_strategy
 from gateway.registry import DetectorEntry, Registry
 from gateway.schemas import DetectionAnswer
 from gateway.settings import GatewaySettings
+from gateway.video.service import VideoDetection
 from tribunal_sdk.media import decode_image, sha256_hex, sniff
 
 
@@ -45,6 +46,7 @@ class DetectionService:
         self.settings = settings
         self.registry = registry
         self.fanout = fanout
+        self.video = VideoDetection(settings, registry, fanout)
 
     async def detect(
         self, data: bytes, options: DetectionOptions, request_id: str | None = None
@@ -62,6 +64,9 @@ class DetectionService:
                 raise UnknownModels(unknown, self.registry.names)
 
         media_type, sha256 = await self._validate_media(data, options.claimed_media_type)
+        if media_type == "video":
+            # Its own path: caps on duration, keyframes to the image detectors (gateway/video/).
+            return await self.video.detect(data, sha256, options, strategy, threshold, request_id, started)
         asked, skipped, warnings = self._select(media_type, options.models)
 
         outcomes = await self.fanout.predict_all(
@@ -77,6 +82,10 @@ class DetectionService:
             threshold=threshold,
             uncertainty_band=self.settings.uncertainty_band,
             absent=tuple(o.name for o in outcomes if o.status != DetectorStatus.OK),
+            registered=tuple(entry.name for entry in self.registry.for_media_type(media_type)),
+            class_probs={o.name: o.class_probs for o in ok if o.class_probs},
+            versions={o.name: o.version for o in outcomes if o.answered and o.version},
+            meta_learner_dir=self.settings.meta_learner_dir,
         )
         fused = strategy.run(votes, ctx)
         class_votes = [ClassVote(o.name, o.class_probs, by_name[o.name].weight) for o in ok if o.class_probs]
@@ -84,6 +93,7 @@ class DetectionService:
 
         failed = [o for o in outcomes if o.failed]
         warnings += [f"{o.name} {o.status.value}: {o.error}" for o in failed]
+        warnings += list(fused.warnings)
         return DetectionAnswer(
             id=uuid.uuid4().hex,
             sha256=sha256,

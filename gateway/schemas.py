@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.attribution import Attribution
 from gateway.fanout import DetectorOutcome
 from gateway.fusion import Verdict
+from gateway.video.schemas import VideoEvidence
 
 
 class DetectionAnswer(BaseModel):
@@ -39,6 +40,9 @@ class DetectionAnswer(BaseModel):
     ``missing``      the names of those failed detectors
     ``warnings``     human-readable notes about this answer (what failed and why, ignored options)
     ``elapsed_ms``   gateway time for this analysis
+    ``video``        videos only: the container's facts, the video score, the frames and faces the video
+                     detectors used, each keyframe's image evidence and how they were combined (see
+                     ``gateway.video.schemas.VideoEvidence`` and ``gateway/video/fusion.py``)
     """
 
     id: str
@@ -55,6 +59,7 @@ class DetectionAnswer(BaseModel):
     missing: list[str]
     warnings: list[str] = Field(default_factory=list)
     elapsed_ms: float
+    video: VideoEvidence | None = None
 
 
 class PredictRequest(BaseModel):

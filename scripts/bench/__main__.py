@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.bench import gateway_fanout
+from scripts.bench import gateway_fanout, video
 from scripts.bench.report import write_section
 
 # suite name -> (title, runner returning the markdown body)
 SUITES = {
     "gateway": ("Gateway fan-out (foundation)", gateway_fanout.run),
+    "video": ("Video: Cross-Efficient-ViT detector and keyframes (issue 5)", video.run),
 }
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 200
+from support.video import plain_video
 
 
 def upload(data: bytes, name: str = "upload.png") -> dict:
@@ -24,10 +24,11 @@ async def test_the_answer_has_the_documented_shape(fakes, gateway_client, gw, pn
     body = response.json()
     assert set(body) == {
         "id", "sha256", "media_type", "verdict", "score_fake", "confidence", "method", "threshold",
-        "attribution", "detectors", "degraded", "missing", "warnings", "elapsed_ms",
+        "attribution", "detectors", "degraded", "missing", "warnings", "elapsed_ms", "video",
     }  # fmt: skip
     assert len(body["id"]) == 32
     assert body["media_type"] == "image"
+    assert body["video"] is None  # the video part is for videos only
     assert body["verdict"] == "fake"
     assert body["score_fake"] == pytest.approx(0.8)
     assert body["confidence"] == pytest.approx(0.6)
@@ -178,11 +179,11 @@ async def test_an_unknown_ensemble_method_is_a_422_listing_the_known_ones(fakes,
     assert fakes.calls["a"] == 0
 
 
-async def test_ensemble_method_threshold_and_explain_are_honoured(fakes, gateway_client, gw, png):
+async def test_ensemble_method_threshold_and_explain_are_honoured(fakes, gateway_client, gw, png, tmp_path):
     fakes.set("a", fakes.ok(0.9))
     fakes.set("b", fakes.ok(0.8))
     fakes.set("c", fakes.ok(0.1))
-    async with gateway_client(gw.registry("a", "b", "c")) as client:
+    async with gateway_client(gw.registry("a", "b", "c"), meta_learner_dir=tmp_path) as client:
         voting = (await client.post("/detect", files=upload(png), data={"ensemble_method": "voting"})).json()
         assert (voting["method"], voting["verdict"]) == ("voting", "fake")
         assert voting["confidence"] == pytest.approx(2 / 3)
@@ -233,25 +234,29 @@ async def test_predict_with_base64_json_gives_the_same_answer(fakes, gateway_cli
         assert gw.error_body(mismatch)["error"] == "media_type_mismatch"
 
 
-async def test_a_video_goes_to_video_detectors_only(fakes, gateway_client, gw):
+async def test_a_video_goes_to_video_detectors_and_its_keyframes_to_image_detectors(
+    fakes, gateway_client, gw
+):
     fakes.set("img", fakes.ok(0.9))
     fakes.set("vid", fakes.ok(0.3))
     registry = gw.registry("img", "vid", vid={"media_types": ["video"]})
     async with gateway_client(registry) as client:
-        body = (await client.post("/detect", files=upload(MP4, "clip.mp4"))).json()
+        body = (await client.post("/detect", files=upload(plain_video(n=12), "clip.mp4"))).json()
     assert body["media_type"] == "video"
-    assert [(d["name"], d["status"]) for d in body["detectors"]] == [("vid", "ok")]
-    assert fakes.calls == {"vid": 1}
+    assert [(d["name"], d["status"]) for d in body["detectors"]] == [("vid", "ok"), ("img", "ok")]
+    # The video itself once to the video detector; six keyframes (the default) to the image detector.
+    assert fakes.calls == {"vid": 1, "img": 6}
+    assert body["score_fake"] == pytest.approx(0.3)  # the video detector decides (gateway/video/fusion.py)
 
 
-async def test_a_media_type_no_detector_handles_is_a_415(fakes, gateway_client, gw):
-    fakes.set("img", fakes.ok(0.9))
-    async with gateway_client(gw.registry("img")) as client:
-        response = await client.post("/detect", files=upload(MP4, "clip.mp4"))
+async def test_a_media_type_no_detector_handles_is_a_415(fakes, gateway_client, gw, png):
+    fakes.set("vid", fakes.ok(0.9))
+    async with gateway_client(gw.registry("vid", vid={"media_types": ["video"]})) as client:
+        response = await client.post("/detect", files=upload(png))
     assert response.status_code == 415
     body = gw.error_body(response)
     assert body["error"] == "no_detector_for_media_type"
-    assert "no enabled detector handles video" in body["detail"]
+    assert "no enabled detector handles image" in body["detail"]
 
 
 async def test_after_repeated_timeouts_the_breaker_answers_without_waiting(fakes, gateway_client, gw, png):
