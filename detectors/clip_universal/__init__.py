@@ -1,0 +1,1 @@
+"""UniversalFakeDetect-style detector: frozen image encoder + linear probe (see detector.py)."""

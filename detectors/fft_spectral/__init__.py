@@ -1,0 +1,1 @@
+"""Frequency-domain detector: FFT/DCT statistics + a scikit-learn classifier (issue 4)."""

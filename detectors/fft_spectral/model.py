@@ -1,0 +1,106 @@
+"""The spectral classifier bundle and its safe storage (skops, with an explicit type allow-list).
+
+A bundle holds: which feature groups it reads, a binary real-vs-AI classifier with its Platt scaler
+(fitted on validation), a family classifier trained on AI images only (the "family hint"), and the
+mean/std of real images' Durall profiles (what ``explain`` compares an image against).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+
+from detectors.common.calibration import PlattScaler
+from detectors.fft_spectral.spectral import N_FEATURES, group_columns
+
+FORMAT = "tribunal.fft_spectral/1"
+# Types beyond skops' default-trusted set that a bundle may contain. Anything else in a file is
+# refused before it is deserialised.
+TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+
+_KEYS = {"groups", "binary", "platt", "family", "families", "real_profile_mean", "real_profile_std", "kind"}
+
+
+class BundleError(ValueError):
+    """Not a loadable fft_spectral bundle (wrong format, unexpected types or contents)."""
+
+
+@dataclass
+class SpectralModel:
+    groups: tuple[str, ...]
+    binary: Any  # scikit-learn classifier with predict_proba over (real=0, fake=1)
+    platt: PlattScaler
+    family: Any | None  # classifier over ``families`` (AI images only)
+    families: list[str]
+    real_profile_mean: np.ndarray
+    real_profile_std: np.ndarray
+    kind: str  # logistic | boosting
+
+    def columns(self, features: np.ndarray) -> np.ndarray:
+        features = np.atleast_2d(features)
+        if features.shape[1] != N_FEATURES:
+            raise ValueError(f"expected {N_FEATURES} features, got {features.shape[1]}")
+        return features[:, group_columns(self.groups)]
+
+    def raw_score(self, features: np.ndarray) -> np.ndarray:
+        """The classifier's uncalibrated log-odds of fake."""
+        p = np.clip(self.binary.predict_proba(self.columns(features))[:, 1], 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    def prob_fake(self, features: np.ndarray) -> np.ndarray:
+        return self.platt(self.raw_score(features))
+
+    def family_probs(self, features: np.ndarray) -> np.ndarray | None:
+        if self.family is None:
+            return None
+        return self.family.predict_proba(self.columns(features))
+
+
+def save_bundle(model: SpectralModel, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(
+        {
+            "format": FORMAT,
+            "groups": list(model.groups),
+            "binary": model.binary,
+            "platt": [model.platt.a, model.platt.b],
+            "family": model.family,
+            "families": list(model.families),
+            "real_profile_mean": np.asarray(model.real_profile_mean, dtype=np.float64),
+            "real_profile_std": np.asarray(model.real_profile_std, dtype=np.float64),
+            "kind": model.kind,
+        },
+        path,
+    )
+
+
+def load_bundle(path: Path) -> SpectralModel:
+    """Load a bundle, refusing any type outside skops' defaults and ``TRUSTED_TYPES``."""
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # a file skops cannot even parse
+        raise BundleError(f"{path.name} is not a skops file: {exc}") from exc
+    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise BundleError(f"{path.name} holds types that are not allowed: {unexpected}")
+    raw = sio.load(path, trusted=untrusted)
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise BundleError(f"{path.name} is not an fft_spectral bundle")
+    missing = sorted(_KEYS - set(raw))
+    if missing:
+        raise BundleError(f"{path.name} lacks {missing}")
+    return SpectralModel(
+        groups=tuple(raw["groups"]),
+        binary=raw["binary"],
+        platt=PlattScaler(*raw["platt"]),
+        family=raw["family"],
+        families=list(raw["families"]),
+        real_profile_mean=np.asarray(raw["real_profile_mean"]),
+        real_profile_std=np.asarray(raw["real_profile_std"]),
+        kind=raw["kind"],
+    )
