@@ -11,8 +11,9 @@ Adding a strategy is one new module in this package plus its name in ``gateway/f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 Verdict = Literal["fake", "real", "uncertain"]
@@ -36,6 +37,12 @@ class FusionContext:
     uncertainty_band: float = 0.0
     # Detectors that were asked but gave no score (failed or abstained): a stacked model must handle them.
     absent: tuple[str, ...] = field(default_factory=tuple)
+    # What stacking needs beyond the votes; the other strategies ignore it. ``registered``: the registry's
+    # enabled detectors for this media type (a meta-learner must have been trained on exactly these).
+    registered: tuple[str, ...] = field(default_factory=tuple)
+    class_probs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # per voting detector
+    versions: Mapping[str, str] = field(default_factory=dict)  # version each answering detector reported
+    meta_learner_dir: Path | None = None  # where deployed meta-learners live; None: the repository's
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class FusionResult:
     verdict: Verdict
     confidence: float | None
     method: str
+    warnings: tuple[str, ...] = ()  # notes for the answer's warnings (e.g. a detector version changed)
 
 
 class FusionStrategy(ABC):

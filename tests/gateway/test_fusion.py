@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gateway.errors import UnknownStrategy
@@ -161,9 +163,9 @@ def test_no_usable_scores_means_uncertain_with_no_score(name):
 # Stacking ------------------------------------------------------------------------------------------
 
 
-def test_stacking_without_a_meta_learner_averages_and_says_so():
+def test_stacking_without_a_meta_learner_averages_and_says_so(tmp_path):
     votes = [Vote("a", 0.9), Vote("b", 0.1, weight=3.0)]
-    result = get_strategy("stacking").run(votes, CTX)
+    result = get_strategy("stacking").run(votes, replace(CTX, meta_learner_dir=tmp_path))
     expected = get_strategy("average").run(votes, CTX)
     assert (result.score_fake, result.verdict, result.confidence) == (
         expected.score_fake,
@@ -180,7 +182,7 @@ def test_stacking_uses_a_deployed_meta_learner():
         def fuse(self, votes, ctx):
             return FusionResult(0.77, "fake", 0.5, f"stacking ({ctx.media_type} meta-learner m1)")
 
-    strategy = StackingStrategy(provider=lambda media_type: FixedLearner() if media_type == "image" else None)
+    strategy = StackingStrategy(provider=lambda ctx: FixedLearner() if ctx.media_type == "image" else None)
     assert strategy.run([Vote("a", 0.1)], CTX).method == "stacking (image meta-learner m1)"
     video = FusionContext(media_type="video", threshold=0.5, uncertainty_band=0.1)
     assert strategy.run([Vote("a", 0.1)], video).method.startswith("average (stacking unavailable")

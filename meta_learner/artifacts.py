@@ -1,0 +1,371 @@
+"""Meta-learner artifacts on disk: safe formats, atomic writes, the deployed pointer, checked loading.
+
+Layout (DESIGN.md, "Meta-learner artifacts"):
+
+    meta_learner/artifacts/<media_type>/
+        deployed.json                 the pointer: {"version": ..., "deployed_at": ...}
+        <version>/manifest.json       feature spec and order, detector versions and fingerprints,
+                                      training data hash, calibration, metrics, model file + sha256
+        <version>/model.skops         scikit-learn models (skops: no pickle; types allow-listed below)
+        <version>/model.json          XGBoost's own JSON
+        <version>/model.txt           LightGBM's own text format
+
+A version directory is written under a temporary name and renamed into place only when complete;
+the pointer is then replaced atomically (``os.replace``). A crash at any point leaves the previous
+pointer and artifact untouched. Loading never unpickles: the model file must be the one its format
+names, must match the sha256 in the manifest, and a skops file may hold only the allow-listed types.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from meta_learner.calibration import Calibrator
+from meta_learner.classifiers import ModelFormat
+from meta_learner.features import FeatureSpec, Observation, encode
+
+POINTER_FILE = "deployed.json"
+MANIFEST_FILE = "manifest.json"
+MODEL_FILES: dict[str, str] = {"skops": "model.skops", "xgboost": "model.json", "lightgbm": "model.txt"}
+_TMP_PREFIX = ".tmp-"
+# A temporary directory this old was left by a crashed writer; the next save removes it.
+_STALE_TMP_S = 3600
+
+# The only non-default types a skops model file may contain: the fitted internals of the registered
+# scikit-learn candidates (classifiers.py). skops already trusts plain estimators, numpy and builtins.
+TRUSTED_SKOPS_TYPES: tuple[str, ...] = (
+    "sklearn.tree._tree.Tree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+)
+
+
+class ArtifactError(RuntimeError):
+    """An artifact cannot be written or loaded; the message names the directory and the problem."""
+
+
+class UnsafeArtifact(ArtifactError):
+    """The model file is not in a safe format or holds types outside the allow-list: refused, not loaded."""
+
+
+class FeatureMismatch(ArtifactError):
+    """The artifact's detectors are not the registry's enabled detectors for its media type."""
+
+
+class ArtifactManifest(BaseModel):
+    """manifest.json: everything needed to rebuild the features and trust the model file."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    format_version: int = 1
+    version: str
+    media_type: str
+    created_at: datetime
+    classifier: str
+    params: dict[str, Any]
+    model_format: ModelFormat
+    model_file: str
+    model_sha256: str
+    features: list[str]
+    spec: FeatureSpec
+    detector_versions: dict[str, str | None] = Field(description="version each detector had in training")
+    detector_fingerprints: dict[str, str | None]
+    calibrator: Calibrator
+    training_data_hash: str
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+
+
+class DeployedPointer(BaseModel):
+    """deployed.json."""
+
+    version: str
+    deployed_at: datetime
+
+
+class Scorer(Protocol):
+    def predict_fake(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class _ProbaScorer:
+    def __init__(self, model: Any):
+        self.model = model
+
+    def predict_fake(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(x))[:, 1]
+
+
+class _BoosterScorer:
+    """A LightGBM Booster with a binary objective predicts P(class 1) directly."""
+
+    def __init__(self, booster: Any):
+        self.booster = booster
+
+    def predict_fake(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(x))
+
+
+class LoadedArtifact:
+    """A deployed meta-learner ready to score: features in its order, model, calibration."""
+
+    def __init__(self, manifest: ArtifactManifest, scorer: Scorer, path: Path):
+        self.manifest = manifest
+        self.scorer = scorer
+        self.path = path
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return self.manifest.spec
+
+    def predict(self, observations: Sequence[Observation]) -> np.ndarray:
+        """Calibrated P(fake) per observation (a detector absent from one is missing there)."""
+        return self.manifest.calibrator.apply(self.scorer.predict_fake(encode(self.spec, observations)))
+
+    def check_detectors(self, registry_detectors: Sequence[str]) -> None:
+        """FeatureMismatch unless the artifact's detectors are exactly ``registry_detectors`` (any order)."""
+        check_detectors(self.manifest, registry_detectors)
+
+    def version_warnings(self, versions: Mapping[str, str | None]) -> list[str]:
+        """One note per detector that answered with a version other than the one trained on."""
+        notes = []
+        for name, version in versions.items():
+            trained = self.manifest.detector_versions.get(name)
+            if version is not None and trained is not None and version != trained:
+                notes.append(
+                    f"{name} answered as version {version} but meta-learner {self.manifest.media_type}/"
+                    f"{self.version} was trained on {trained}; retrain it (make retrain MEDIA_TYPE="
+                    f"{self.manifest.media_type})"
+                )
+        return notes
+
+
+def check_detectors(manifest: ArtifactManifest, registry_detectors: Sequence[str]) -> None:
+    trained, registered = set(manifest.spec.detectors), set(registry_detectors)
+    if trained == registered:
+        return
+    parts = []
+    if registered - trained:
+        parts.append(f"the registry has {sorted(registered - trained)} that it was not trained on")
+    if trained - registered:
+        parts.append(f"it needs {sorted(trained - registered)} that the registry does not enable")
+    raise FeatureMismatch(
+        f"meta-learner {manifest.media_type}/{manifest.version} does not match the registry: "
+        + "; ".join(parts)
+        + f". Retrain it: make retrain MEDIA_TYPE={manifest.media_type}"
+    )
+
+
+# Writing -------------------------------------------------------------------------------------------
+
+
+def new_version(now: datetime | None = None) -> str:
+    """A sortable version name from the UTC time, e.g. 20261122-031245."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_model(model: Any, model_format: str, path: Path) -> None:
+    if model_format == "skops":
+        import skops.io as sio
+
+        sio.dump(model, path)
+    elif model_format == "xgboost":
+        model.save_model(str(path))
+    elif model_format == "lightgbm":
+        model.booster_.save_model(str(path))
+    else:
+        raise ArtifactError(f"unknown model format {model_format!r}")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_tmp(media_dir: Path) -> None:
+    for leftover in media_dir.glob(f"{_TMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if time.time() - leftover.stat().st_mtime > _STALE_TMP_S:
+                shutil.rmtree(leftover)
+
+
+def save_artifact(root: Path, manifest: ArtifactManifest, model: Any) -> Path:
+    """Write ``model`` and ``manifest`` as ``root/<media_type>/<version>/``, all or nothing.
+
+    ``manifest.model_file`` and ``model_sha256`` are filled in here. Raises ArtifactError if the
+    version exists already.
+    """
+    media_dir = root / manifest.media_type
+    final = media_dir / manifest.version
+    if final.exists():
+        raise ArtifactError(f"{final} already exists; artifact versions are never overwritten")
+    media_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(media_dir)
+    tmp = media_dir / f"{_TMP_PREFIX}{manifest.version}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        model_file = MODEL_FILES[manifest.model_format]
+        _write_model(model, manifest.model_format, tmp / model_file)
+        complete = manifest.model_copy(
+            update={"model_file": model_file, "model_sha256": sha256_file(tmp / model_file)}
+        )
+        (tmp / MANIFEST_FILE).write_text(complete.model_dump_json(indent=2) + "\n")
+        for path in (tmp / model_file, tmp / MANIFEST_FILE, tmp):
+            _fsync(path)
+        os.rename(tmp, final)  # atomic on one filesystem: the version appears whole or not at all
+        _fsync(media_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def deploy(root: Path, media_type: str, version: str) -> DeployedPointer:
+    """Point ``root/<media_type>/deployed.json`` at ``version`` (which must load), atomically."""
+    load_artifact(root, media_type, version)  # never point at something the gateway would refuse
+    media_dir = root / media_type
+    pointer = DeployedPointer(version=version, deployed_at=datetime.now(UTC))
+    tmp = media_dir / f"{POINTER_FILE}{_TMP_PREFIX}{os.getpid()}"
+    tmp.write_text(pointer.model_dump_json(indent=2) + "\n")
+    _fsync(tmp)
+    os.replace(tmp, media_dir / POINTER_FILE)
+    _fsync(media_dir)
+    return pointer
+
+
+# Reading -------------------------------------------------------------------------------------------
+
+
+def pointer_path(root: Path, media_type: str) -> Path:
+    return root / media_type / POINTER_FILE
+
+
+def deployed_version(root: Path, media_type: str) -> str | None:
+    """The version the pointer names, or None when nothing is deployed for ``media_type``."""
+    path = pointer_path(root, media_type)
+    try:
+        return DeployedPointer.model_validate_json(path.read_text()).version
+    except FileNotFoundError:
+        return None
+    except (ValidationError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a valid pointer file: {exc}") from exc
+
+
+def read_manifest(directory: Path) -> ArtifactManifest:
+    path = directory / MANIFEST_FILE
+    try:
+        return ArtifactManifest.model_validate_json(path.read_text())
+    except FileNotFoundError as exc:
+        raise ArtifactError(
+            f"{directory}: no {MANIFEST_FILE} (not an artifact, or an incomplete one)"
+        ) from exc
+    except ValidationError as exc:
+        raise ArtifactError(f"{path}: invalid manifest: {exc}") from exc
+
+
+def load_artifact(root: Path, media_type: str, version: str) -> LoadedArtifact:
+    """Load and check one artifact. Raises ArtifactError (UnsafeArtifact for anything unsafe)."""
+    if version.startswith(".") or "/" in version or "\\" in version:
+        raise ArtifactError(f"invalid artifact version {version!r}")
+    directory = root / media_type / version
+    manifest = read_manifest(directory)
+    if manifest.media_type != media_type or manifest.version != version:
+        raise ArtifactError(
+            f"{directory}: manifest says {manifest.media_type}/{manifest.version}, expected {media_type}/{version}"
+        )
+    if manifest.features != manifest.spec.names:
+        raise ArtifactError(f"{directory}: the manifest's feature list does not match its feature spec")
+    expected_file = MODEL_FILES[manifest.model_format]
+    if manifest.model_file != expected_file:
+        raise UnsafeArtifact(
+            f"{directory}: model file {manifest.model_file!r} is not the {manifest.model_format} file "
+            f"{expected_file!r}; only skops, XGBoost JSON and LightGBM text models are ever loaded"
+        )
+    model_path = directory / expected_file
+    if not model_path.is_file():
+        raise ArtifactError(f"{model_path}: model file missing")
+    actual = sha256_file(model_path)
+    if actual != manifest.model_sha256:
+        raise UnsafeArtifact(
+            f"{model_path}: sha256 {actual} does not match the manifest's {manifest.model_sha256}"
+        )
+    return LoadedArtifact(manifest, _load_model(model_path, manifest.model_format), directory)
+
+
+def load_deployed(root: Path, media_type: str) -> LoadedArtifact | None:
+    """The deployed artifact for ``media_type``, or None when there is no pointer."""
+    version = deployed_version(root, media_type)
+    return None if version is None else load_artifact(root, media_type, version)
+
+
+def _load_model(path: Path, model_format: str) -> Scorer:
+    try:
+        if model_format == "skops":
+            return _ProbaScorer(load_skops(path))
+        if model_format == "xgboost":
+            from xgboost import XGBClassifier
+
+            model = XGBClassifier()
+            model.load_model(str(path))
+            return _ProbaScorer(model)
+        if model_format == "lightgbm":
+            import lightgbm
+
+            return _BoosterScorer(lightgbm.Booster(model_file=str(path)))
+    except ArtifactError:
+        raise
+    except Exception as exc:
+        raise ArtifactError(
+            f"{path}: cannot load the {model_format} model: {type(exc).__name__}: {exc}"
+        ) from exc
+    raise ArtifactError(f"{path}: unknown model format {model_format!r}")
+
+
+def load_skops(path: Path) -> Any:
+    """A skops file whose every non-default type is in TRUSTED_SKOPS_TYPES; UnsafeArtifact otherwise."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise UnsafeArtifact(f"{path}: not a readable skops file: {type(exc).__name__}: {exc}") from exc
+    refused = sorted(t for t in untrusted if t not in TRUSTED_SKOPS_TYPES)
+    if refused:
+        raise UnsafeArtifact(f"{path}: refusing to load types outside the allow-list: {', '.join(refused)}")
+    return sio.load(path, trusted=list(untrusted))
+
+
+def list_versions(root: Path, media_type: str) -> list[str]:
+    """Complete artifact versions for ``media_type``, oldest first (temporary directories excluded)."""
+    media_dir = root / media_type
+    if not media_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in media_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_FILE).is_file()
+    )

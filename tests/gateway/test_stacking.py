@@ -1,0 +1,163 @@
+"""Stacking at request time: the deployed artifact, hot reload, refusals, missing detectors, warnings."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.fusion import FusionContext, Vote
+from gateway.fusion.stacking import ArtifactWatcher, StackingStrategy, StackingUnavailable
+from meta_learner import artifacts
+from support.meta_learning import save_fitted_artifact
+
+DETECTORS = ("strong", "weak", "attr", "meta")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def ctx(tmp_path, **kw) -> FusionContext:
+    return FusionContext(
+        media_type="image",
+        threshold=0.5,
+        uncertainty_band=0.1,
+        registered=DETECTORS,
+        meta_learner_dir=tmp_path,
+        **kw,
+    )
+
+
+def test_hot_reload_picks_up_a_new_version_and_keeps_serving_the_old_one_when_the_new_one_is_broken(tmp_path):
+    clock = Clock()
+    watcher = ArtifactWatcher(tmp_path, "image", DETECTORS, clock=clock)
+    assert watcher.current() is None  # nothing deployed yet
+
+    save_fitted_artifact(tmp_path, "v1")
+    clock.now += 0.5
+    assert watcher.current() is None  # checked at most once a second
+    clock.now += 0.6
+    assert watcher.current().version == "v1"
+
+    save_fitted_artifact(tmp_path, "v2")
+    clock.now += 1.1
+    assert watcher.current().version == "v2"
+
+    # v3 is deployed, then its model file is damaged before the gateway looks: refused, v2 still serves.
+    v3 = save_fitted_artifact(tmp_path, "v3")
+    (v3 / "model.skops").write_bytes(b"garbage")
+    clock.now += 1.1
+    learner = watcher.current()
+    assert learner.version == "v2"
+    assert "v3" not in learner.notes[0] or "refused" in learner.notes[0]
+    assert "still serving image/v2" in learner.notes[0]
+
+    # Fixed by a good v4: served, and the note is gone.
+    save_fitted_artifact(tmp_path, "v4")
+    clock.now += 1.1
+    learner = watcher.current()
+    assert (learner.version, learner.notes) == ("v4", ())
+
+
+def test_an_artifact_that_does_not_match_the_registry_is_refused_and_stacking_says_why(tmp_path):
+    save_fitted_artifact(tmp_path, "v1", detectors=("strong", "weak"))
+    watcher = ArtifactWatcher(tmp_path, "image", DETECTORS)
+    with pytest.raises(StackingUnavailable, match=r"does not match the registry.*\['attr', 'meta'\]"):
+        watcher.current()
+    result = StackingStrategy().run([Vote("strong", 0.9)], ctx(tmp_path))
+    assert result.method.startswith("average (stacking unavailable: deployed meta-learner for image refused")
+    assert "make retrain MEDIA_TYPE=image" in result.method
+
+
+def test_stacking_uses_the_deployed_model_and_names_its_version(tmp_path):
+    save_fitted_artifact(tmp_path, "20261122-031200")
+    strategy = StackingStrategy()
+    fake = strategy.run([Vote("strong", 0.95), Vote("weak", 0.8)], ctx(tmp_path))
+    real = strategy.run([Vote("strong", 0.05), Vote("weak", 0.2)], ctx(tmp_path))
+    assert fake.method == real.method == "stacking (image/20261122-031200)"
+    assert fake.score_fake > 0.8 > 0.2 > real.score_fake
+    assert (fake.verdict, real.verdict) == ("fake", "real")
+    # The prediction is exactly the artifact's on the same observation: votes present, others missing.
+    loaded = artifacts.load_deployed(tmp_path, "image")
+    from meta_learner.features import DetectorAnswer
+
+    expected = loaded.predict([{"strong": DetectorAnswer(0.95), "weak": DetectorAnswer(0.8)}])[0]
+    assert fake.score_fake == pytest.approx(expected)
+
+
+def test_class_probabilities_reach_the_model_and_version_changes_warn(tmp_path):
+    save_fitted_artifact(tmp_path, "v1", versions=dict.fromkeys(DETECTORS, "1.0"))
+    strategy = StackingStrategy()
+    votes = [Vote("attr", 0.7)]
+    a = strategy.run(votes, ctx(tmp_path, class_probs={"attr": {"real": 0.3, "flux": 0.7, "sim": 0.0}}))
+    b = strategy.run(votes, ctx(tmp_path, class_probs={"attr": {"real": 0.3, "flux": 0.0, "sim": 0.7}}))
+    assert a.score_fake != b.score_fake
+    assert a.warnings == ()
+    changed = strategy.run(votes, ctx(tmp_path, versions={"attr": "1.1"}))
+    assert len(changed.warnings) == 1 and "attr answered as version 1.1" in changed.warnings[0]
+
+
+# Through the gateway -------------------------------------------------------------------------------
+
+
+def upload(data: bytes) -> dict:
+    return {"file": ("photo.png", data, "image/png")}
+
+
+async def test_detect_with_stacking_handles_abstaining_and_failing_detectors(
+    fakes, gateway_client, gw, png, tmp_path
+):
+    save_fitted_artifact(
+        tmp_path, "v1", versions={"strong": "1.2.3", "weak": "1.2.3", "attr": "1.2.3", "meta": "1.2.3"}
+    )
+    fakes.set("strong", fakes.ok(0.93))
+    fakes.set("weak", fakes.ok(0.7))
+    fakes.set("attr", fakes.ok(0.8, {"real": 0.2, "flux": 0.6, "sim": 0.2}))
+    fakes.set("meta", fakes.abstain())
+    async with gateway_client(gw.registry(*DETECTORS), meta_learner_dir=tmp_path) as client:
+        body = (await client.post("/detect", files=upload(png), data={"ensemble_method": "stacking"})).json()
+        assert body["method"] == "stacking (image/v1)"
+        assert body["verdict"] == "fake" and body["score_fake"] > 0.8
+        assert not any("version" in w for w in body["warnings"])
+
+        fakes.set("strong", fakes.status(500))  # down: a missing feature, not an error of the request
+        body = (await client.post("/detect", files=upload(png), data={"ensemble_method": "stacking"})).json()
+        assert body["method"] == "stacking (image/v1)" and body["missing"] == ["strong"]
+        assert 0 < body["score_fake"] < 1
+
+        # The model only knows the four detectors: asking for two leaves the rest missing, still stacking.
+        body = (
+            await client.post(
+                "/detect", files=upload(png), data={"ensemble_method": "stacking", "models": "weak"}
+            )
+        ).json()
+        assert body["method"] == "stacking (image/v1)"
+
+
+async def test_detect_warns_when_a_detector_version_differs_from_training(
+    fakes, gateway_client, gw, png, tmp_path
+):
+    save_fitted_artifact(
+        tmp_path, "v1", versions={"strong": "1.0.0", "weak": "1.2.3", "attr": "1.2.3", "meta": "1.2.3"}
+    )
+    for name in DETECTORS:
+        fakes.set(name, fakes.ok(0.6))
+    async with gateway_client(gw.registry(*DETECTORS), meta_learner_dir=tmp_path) as client:
+        body = (await client.post("/detect", files=upload(png), data={"ensemble_method": "stacking"})).json()
+    assert body["method"] == "stacking (image/v1)"
+    assert any("strong answered as version 1.2.3" in w and "trained on 1.0.0" in w for w in body["warnings"])
+
+
+async def test_detect_refuses_an_artifact_for_other_detectors_and_averages(
+    fakes, gateway_client, gw, png, tmp_path
+):
+    save_fitted_artifact(tmp_path, "v1")
+    fakes.set("x", fakes.ok(0.9))
+    fakes.set("y", fakes.ok(0.7))
+    async with gateway_client(gw.registry("x", "y"), meta_learner_dir=tmp_path) as client:
+        body = (await client.post("/detect", files=upload(png), data={"ensemble_method": "stacking"})).json()
+    assert body["method"].startswith("average (stacking unavailable: deployed meta-learner for image refused")
+    assert body["score_fake"] == pytest.approx(0.8)
