@@ -8,7 +8,7 @@ NAME ?=
 MEDIA_TYPE ?= image
 
 .DEFAULT_GOAL := help
-.PHONY: help install start stop test lint format bench health benchmark train-detector
+.PHONY: help install start stop test lint format bench health benchmark train-detector frontend browser admin
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -17,18 +17,18 @@ help: ## list the targets
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e sdk -e '.[ml,dev]'
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e 'sdk[video]' -e '.[ml,dev]'
 	@touch $@
 
 install: $(STAMP) ## create .venv and install the project, the SDK and the test tools
 
-start: install ## run the gateway (port 8000) and every enabled detector on this machine; Ctrl-C stops
+start: install frontend ## run the gateway (port 8000) and every enabled detector on this machine; Ctrl-C stops
 	$(PY) -m scripts.launcher start
 
 stop: install ## stop a stack started by `make start` in another terminal
 	$(PY) -m scripts.launcher stop
 
-test: install ## lint, then run the whole test suite
+test: install frontend browser ## lint, then run the whole test suite (API and browser tests included)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -53,3 +53,88 @@ benchmark: install ## build the offline labelled data set in data/benchmark/
 train-detector: install ## retrain one detector's default weights from data/benchmark: make train-detector NAME=fft_spectral
 	@test -n "$(NAME)" || { echo "usage: make train-detector NAME=<detector>"; exit 2; }
 	$(PY) -m detectors.$(NAME).train
+
+# The dashboard: `npm ci` from the lock file when node_modules is missing or older than the lock,
+# `npm run build` when dist is older than any of its sources.
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/package.json \
+	$(wildcard frontend/vite.config.* frontend/tsconfig*.json frontend/public/*)
+
+frontend/node_modules/.installed: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run --silent build
+	@touch $@
+
+frontend: frontend/dist/index.html ## build the dashboard into frontend/dist when missing or stale
+
+browser: ## install Debian's Chromium for the browser tests when it is missing (needs root)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "warning: no chromium and not root; the browser tests will be skipped (sudo apt-get install chromium)"
+
+ADMIN_USER ?=
+admin: install ## create or promote an administrator: make admin [ADMIN_USER=alice]
+	$(PY) -m scripts.create_admin $(if $(ADMIN_USER),--username $(ADMIN_USER))
+
+# Containers, make add-model and Kubernetes (docs/deployment.md, docs/adding-a-detector.md).
+.PHONY: add-model remove-model deploy-files deploy-check compose-up compose-down run-detector stop-detector manifests
+PORT ?=
+GPU ?=
+CPU ?=
+OVERLAY ?= gpu
+gpu_flag = $(if $(filter 1 true yes,$(GPU)),--gpu)
+
+add-model: install ## scaffold and register a detector: make add-model NAME=my_detector MEDIA_TYPE=image PORT=8105 [GPU=1]
+	@test -n "$(NAME)" -a -n "$(PORT)" || { echo "usage: make add-model NAME=<name> MEDIA_TYPE=image|video PORT=<port> [GPU=1]"; exit 2; }
+	$(PY) -m scripts.add_model $(NAME) --media-type $(MEDIA_TYPE) --port $(PORT) $(gpu_flag)
+
+remove-model: install ## undo make add-model: make remove-model NAME=my_detector
+	@test -n "$(NAME)" || { echo "usage: make remove-model NAME=<name>"; exit 2; }
+	$(PY) -m scripts.remove_model $(NAME)
+
+deploy-files: install ## regenerate the Dockerfiles, docker-compose.yml and deploy/k8s/ from config/detectors.yaml
+	$(PY) -m scripts.deploy_files generate
+
+deploy-check: install ## fail when the Dockerfiles, docker-compose.yml or deploy/k8s/ drifted from the registry
+	$(PY) -m scripts.deploy_files check
+
+compose-up: install ## build and start the stack in Docker, GPUs for `gpu: true` detectors; CPU=1 on a host without GPUs
+	$(PY) -m scripts.deploy_files check
+ifneq ($(filter 1 true yes,$(CPU)),)
+	$(PY) -m scripts.compose cpu --output var/compose.cpu.yml
+	docker compose -f var/compose.cpu.yml --project-directory . up -d --build
+else
+	docker compose up -d --build
+endif
+	@echo "gateway: http://127.0.0.1:$${TRIBUNAL_GATEWAY_PORT:-8000}  (make health; make compose-down stops it)"
+
+compose-down: ## stop and remove the Docker stack's containers (its volumes are kept)
+	docker compose down --remove-orphans
+
+run-detector: install ## build and run one detector's image via the Docker SDK: make run-detector NAME=clip_universal [GPU=1]
+	@test -n "$(NAME)" || { echo "usage: make run-detector NAME=<detector> [GPU=1]"; exit 2; }
+	$(PY) -m scripts.docker_ops run $(NAME) $(gpu_flag)
+
+stop-detector: install ## stop and remove the container started by make run-detector NAME=...
+	@test -n "$(NAME)" || { echo "usage: make stop-detector NAME=<detector>"; exit 2; }
+	$(PY) -m scripts.docker_ops stop $(NAME)
+
+manifests: install ## print the rendered Kubernetes manifests: make manifests [OVERLAY=gpu|scaled|base]
+	$(VENV)/bin/kubectl kustomize deploy/k8s/$(if $(filter base,$(OVERLAY)),base,overlays/$(OVERLAY))
+
+# The stacked meta-learner (meta_learner/README.md): retrain asks the running detectors (make start),
+# eval reuses their cached answers. ALLOW_MISSING=1 trains without detectors that are not ready;
+# OPTIMIZER=optuna TRIALS=N tunes each classifier with Optuna instead of the small default grid.
+.PHONY: retrain eval
+ALLOW_MISSING ?=
+OPTIMIZER ?= grid
+TRIALS ?= 20
+retrain_flags = --media-type $(MEDIA_TYPE) --optimizer $(OPTIMIZER) --trials $(TRIALS) \
+	$(if $(filter 1 true yes,$(ALLOW_MISSING)),--allow-missing)
+
+retrain: install ## retrain and deploy the stacked ensemble from the live detectors: make retrain MEDIA_TYPE=image [ALLOW_MISSING=1] [OPTIMIZER=optuna TRIALS=30]
+	$(PY) -m scripts.retrain $(retrain_flags)
+
+eval: install ## retrain the stacked ensemble from cached detector answers only (no queries): make eval MEDIA_TYPE=image
+	$(PY) -m scripts.retrain --from-cache $(retrain_flags)
