@@ -19,7 +19,6 @@ names, must match the sha256 in the manifest, and a skops file may hold only the
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import time
@@ -34,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from meta_learner.calibration import Calibrator
 from meta_learner.classifiers import ModelFormat
 from meta_learner.features import FeatureSpec, Observation, encode
+from tribunal_sdk.media import file_sha256
 
 POINTER_FILE = "deployed.json"
 MANIFEST_FILE = "manifest.json"
@@ -181,10 +181,6 @@ def new_version(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write_model(model: Any, model_format: str, path: Path) -> None:
     if model_format == "skops":
         import skops.io as sio
@@ -231,7 +227,7 @@ def save_artifact(root: Path, manifest: ArtifactManifest, model: Any) -> Path:
         model_file = MODEL_FILES[manifest.model_format]
         _write_model(model, manifest.model_format, tmp / model_file)
         complete = manifest.model_copy(
-            update={"model_file": model_file, "model_sha256": sha256_file(tmp / model_file)}
+            update={"model_file": model_file, "model_sha256": file_sha256(tmp / model_file)}
         )
         (tmp / MANIFEST_FILE).write_text(complete.model_dump_json(indent=2) + "\n")
         for path in (tmp / model_file, tmp / MANIFEST_FILE, tmp):
@@ -308,7 +304,7 @@ def load_artifact(root: Path, media_type: str, version: str) -> LoadedArtifact:
     model_path = directory / expected_file
     if not model_path.is_file():
         raise ArtifactError(f"{model_path}: model file missing")
-    actual = sha256_file(model_path)
+    actual = file_sha256(model_path)
     if actual != manifest.model_sha256:
         raise UnsafeArtifact(
             f"{model_path}: sha256 {actual} does not match the manifest's {manifest.model_sha256}"

@@ -134,10 +134,6 @@ class FeatureCache:
         return [Fingerprint.model_validate(f) for f in json.loads(row[0])] if row else None
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @dataclass
 class CollectStats:
     """What one collection did, per detector."""

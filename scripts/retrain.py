@@ -31,9 +31,10 @@ from gateway.registry import DEFAULT_REGISTRY_PATH, DetectorEntry, load_registry
 from meta_learner import artifacts, paths
 from meta_learner.dataset import BenchmarkItem, read_manifest, training_data_hash
 from meta_learner.features import FeatureSpec
-from meta_learner.query import FeatureCache, Fingerprint, collect, file_sha256, probe_all, read_observations
+from meta_learner.query import FeatureCache, Fingerprint, collect, probe_all, read_observations
 from meta_learner.report import headline, write_report
 from meta_learner.train import TrainConfig, TrainingData, TrainingError, train
+from tribunal_sdk.media import file_sha256
 
 # A ready detector failing on more than this share of files makes the features untrustworthy.
 MAX_FAILURE_SHARE = 0.10

@@ -47,13 +47,13 @@ from detectors.common.model_card import ModelCard, fmt, table
 from detectors.common.training import (
     DEFAULT_SEED,
     choose_device,
-    file_sha256,
     limit_threads,
     pin_weight,
     progress,
     seed_everything,
     set_spec_classes,
 )
+from tribunal_sdk.media import file_sha256
 
 DETECTOR_DIR = Path(__file__).resolve().parent
 ALL_STAGES = (2, 3, 4, 5, 6)

@@ -40,12 +40,12 @@ from detectors.common.evaluation import ROBUSTNESS_VARIANTS, EvaluationReport, e
 from detectors.common.model_card import ModelCard, fmt, table
 from detectors.common.training import (
     DEFAULT_SEED,
-    file_sha256,
     limit_threads,
     pin_weight,
     progress,
     seed_everything,
 )
+from tribunal_sdk.media import file_sha256
 
 DETECTOR_DIR = Path(__file__).resolve().parent
 BINARY_CLASSES = ["real", "fake"]

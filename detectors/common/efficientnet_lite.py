@@ -8,13 +8,14 @@ nothing missing). Normalisation is mean = std = 0.5.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import timm
 import torch
 from torch import nn
+
+from tribunal_sdk.media import file_sha256
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,6 @@ def pretrained_file(variant: str = "lite0") -> Path:
     if file_sha256(path) != spec.sha256:
         raise BackboneUnavailable(f"{path} does not match its pinned sha256 {spec.sha256}")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def map_state_dict(

@@ -5,7 +5,6 @@ Kept apart from the model code so a training script reads as its method, not its
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -53,14 +52,6 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, leave: 
     """A tqdm bar on stderr; quiet (but still iterating) when stderr is not a terminal and CI is set."""
     disable = bool(os.environ.get("CI")) and not sys.stderr.isatty()
     yield from tqdm(iterable, desc=desc, total=total, leave=leave, disable=disable, dynamic_ncols=True)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class SpecEditError(ValueError):

@@ -45,10 +45,11 @@ from detectors.common.evaluation import (
     roc_auc,
 )
 from detectors.common.model_card import ModelCard, fmt, per_class_table, table
-from detectors.common.training import DEFAULT_SEED, file_sha256, pin_weight, progress, seed_everything
+from detectors.common.training import DEFAULT_SEED, pin_weight, progress, seed_everything
 from detectors.fft_spectral.detector import WEIGHTS_FILE
 from detectors.fft_spectral.model import SpectralModel, load_bundle, save_bundle
 from detectors.fft_spectral.spectral import group_columns, spectral_features
+from tribunal_sdk.media import file_sha256
 
 DETECTOR_DIR = Path(__file__).resolve().parent
 GROUP_CHOICES: tuple[tuple[str, ...], ...] = (

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
-import hashlib
 import json
 import random
 import re
@@ -49,6 +48,7 @@ from detectors.video_vit.trainset import (
     offline_face_stills,
 )
 from detectors.video_vit.weights import Calibration, init_trunks_from_lite0, save_default
+from tribunal_sdk.media import file_sha256
 
 HERE = Path(__file__).resolve().parent
 WEIGHTS_FILE = "video_vit_small.safetensors"
@@ -255,10 +255,6 @@ def pin_sha256(spec_file: Path, filename: str, digest: str) -> None:
     spec_file.write_text(pattern.sub(lambda m: m.group(1) + digest, text))
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_card(path: Path, summary: dict) -> None:
     from detectors.video_vit.model_card import render
 
@@ -350,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     out = args.out / WEIGHTS_FILE
     save_default(final.eval(), out, cal, training)
-    digest = sha256_of(out)
+    digest = file_sha256(out)
     if not args.no_pin:
         pin_sha256(HERE / "detector.yaml", WEIGHTS_FILE, digest)
     summary = {

@@ -13,7 +13,6 @@ Everything else (HTTP, health, readiness, batching, decoding, metrics) is the SD
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -24,7 +23,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from tribunal_sdk.errors import WeightsUnavailable
-from tribunal_sdk.media import ImageInput, MediaType, VideoInput
+from tribunal_sdk.media import ImageInput, MediaType, VideoInput, file_sha256
 from tribunal_sdk.result import Prediction
 
 InputT = TypeVar("InputT", ImageInput, VideoInput)
@@ -73,11 +72,7 @@ def verify_sha256(path: Path, expected: str | None) -> str:
     """Hash a weight file and compare it with the pinned digest; returns the digest."""
     if not path.is_file():
         raise WeightsUnavailable(f"weights file not found: {path}")
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    actual = digest.hexdigest()
+    actual = file_sha256(path)
     if expected and actual != expected:
         raise WeightsUnavailable(f"weights file {path.name} has sha256 {actual}, expected {expected}")
     return actual

@@ -119,6 +119,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB chunks (weights and data sets can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def decode_image(data: bytes, limits: MediaLimits | None = None) -> ImageInput:
     """Decode image bytes safely.
 

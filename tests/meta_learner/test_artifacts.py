@@ -14,6 +14,7 @@ from meta_learner import artifacts
 from meta_learner.artifacts import ArtifactError, FeatureMismatch, UnsafeArtifact
 from meta_learner.features import encode
 from support.meta_learning import make_manifest, save_fitted_artifact, synthetic_data
+from tribunal_sdk.media import file_sha256
 
 
 @pytest.mark.parametrize(
@@ -122,7 +123,7 @@ def _write_manifest_for(directory, model_file, model_format="skops"):
         update={
             "model_file": model_file,
             "model_format": model_format,
-            "model_sha256": artifacts.sha256_file(directory / model_file),
+            "model_sha256": file_sha256(directory / model_file),
         }
     )
     (directory / "manifest.json").write_text(manifest.model_dump_json())

@@ -10,8 +10,8 @@ import yaml
 from detectors.clip_universal import train
 from detectors.clip_universal.detector import ClipUniversalDetector
 from detectors.clip_universal.published_weights import load_linear_head
-from detectors.common.training import file_sha256
 from support.tiny_benchmark import make_tiny_benchmark
+from tribunal_sdk.media import file_sha256
 
 
 @pytest.mark.slow
