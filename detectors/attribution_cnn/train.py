@@ -43,7 +43,7 @@ from detectors.common.data import (
     read_manifest,
 )
 from detectors.common.evaluation import ROBUSTNESS_VARIANTS, EvaluationReport, evaluate
-from detectors.common.model_card import ModelCard, fmt, table
+from detectors.common.model_card import ModelCard, fmt, shown_path, table
 from detectors.common.training import (
     DEFAULT_SEED,
     choose_device,
@@ -286,7 +286,7 @@ def write_card(
     counts = {name: class_counts(split[name]) for name in ("train", "val", "test")}
     count_rows = [[c, *(counts[n].get(c, 0) for n in ("train", "val", "test"))] for c in classes]
     data = (
-        f"`{args.benchmark / 'manifest.csv'}` from `make benchmark` (see data/benchmark/DATASET_CARD.md): "
+        f"`{shown_path(args.benchmark / 'manifest.csv')}` from `make benchmark` (see data/benchmark/DATASET_CARD.md): "
         "256x256 JPEG patches split by scene group. Patches per class and split:\n\n"
         + table(["class", "train", "val", "test"], count_rows)
         + "\n\nTraining used each train patch twice: clean, and once degraded at random (Gaussian blur "

@@ -37,7 +37,7 @@ from detectors.clip_universal.published_weights import load_linear_head
 from detectors.common.calibration import PlattScaler
 from detectors.common.data import DEFAULT_BENCHMARK, Degradation, Sample, load_rgb, read_manifest
 from detectors.common.evaluation import ROBUSTNESS_VARIANTS, EvaluationReport, evaluate
-from detectors.common.model_card import ModelCard, fmt, table
+from detectors.common.model_card import ModelCard, fmt, shown_path, table
 from detectors.common.training import (
     DEFAULT_SEED,
     limit_threads,
@@ -307,7 +307,7 @@ def write_card(
         for name, rows in split.items()
     ]
     data = (
-        f"`{args.benchmark / 'manifest.csv'}` from `make benchmark` (see data/benchmark/DATASET_CARD.md): "
+        f"`{shown_path(args.benchmark / 'manifest.csv')}` from `make benchmark` (see data/benchmark/DATASET_CARD.md): "
         "256x256 JPEG patches, split by scene group.\n\n"
         + table(["split", "real patches", "AI patches", "AI sources"], counts)
         + "\n\nThe probe trained on every train patch twice: clean, and once degraded at random (Gaussian blur "

@@ -1,7 +1,8 @@
 """The benchmark as training data: manifest rows, class lists, a torch Dataset and augmentation.
 
 ``data/benchmark/manifest.csv`` (written by ``make benchmark``) has one row per 256x256 patch with
-the columns ``path, label, source, family, origin_package, origin_file, scene_group, split``. The
+the columns ``path, label, source, family, origin_package, origin_file, scene_group, split`` (and
+``class_name``, the attribution class after rare generators are merged into ``other_ai``). The
 stored set is deliberately un-augmented; the training-time degradations research detectors rely on
 (random blur and JPEG re-compression, as in Wang et al. 2020) are applied here, per epoch.
 """
@@ -86,7 +87,7 @@ def read_manifest(manifest: Path, splits: Sequence[str] | None = None) -> list[S
                     family=row["family"],
                     scene_group=row["scene_group"],
                     split=row["split"],
-                    class_name=class_of(row["label"], row["source"], row["family"]),
+                    class_name=row.get("class_name") or class_of(row["label"], row["source"], row["family"]),
                 )
             )
     return samples

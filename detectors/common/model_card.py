@@ -13,6 +13,16 @@ from pathlib import Path
 
 from detectors.common.evaluation import AttributionReport, EvaluationReport
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shown_path(path: Path) -> str:
+    """A path as a card shows it: relative to the repository when inside it (cards are committed)."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
 
 def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -44,7 +44,7 @@ from detectors.common.evaluation import (
     evaluate,
     roc_auc,
 )
-from detectors.common.model_card import ModelCard, fmt, per_class_table, table
+from detectors.common.model_card import ModelCard, fmt, per_class_table, shown_path, table
 from detectors.common.training import DEFAULT_SEED, pin_weight, progress, seed_everything
 from detectors.fft_spectral.detector import WEIGHTS_FILE
 from detectors.fft_spectral.model import SpectralModel, load_bundle, save_bundle
@@ -298,7 +298,7 @@ def write_card(
         ),
         command="make benchmark && make train-detector NAME=fft_spectral\n# = .venv/bin/python -m detectors.fft_spectral.train",
         data=(
-            f"`{args.benchmark / 'manifest.csv'}` from `make benchmark`: 256x256 JPEG patches split by scene group. "
+            f"`{shown_path(args.benchmark / 'manifest.csv')}` from `make benchmark`: 256x256 JPEG patches split by scene group. "
             "Patches per class and split:\n\n"
             + table(["class", "train", "val", "test"], count_rows)
             + "\n\nTraining used each train patch twice: clean, and once degraded at random (Gaussian blur "
