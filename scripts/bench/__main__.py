@@ -2,6 +2,7 @@
 
 python -m scripts.bench                 # every suite
 python -m scripts.bench --suite gateway # one suite
+python -m scripts.bench --suite detectors --detector fft_spectral --requests 100 --threads 1
 """
 
 from __future__ import annotations
@@ -9,14 +10,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.bench import gateway_fanout, video
+from scripts.bench import detectors, gateway_fanout, video
 from scripts.bench.report import write_section
 
 # suite name -> (title, runner returning the markdown body)
 SUITES = {
     "gateway": ("Gateway fan-out (foundation)", gateway_fanout.run),
     "video": ("Video: Cross-Efficient-ViT detector and keyframes (issue 5)", video.run),
+    "detectors": ("Image detectors: throughput, batching and SDK overhead (issue 4)", detectors.run),
 }
+
+
+def _suite_options(name: str, args: argparse.Namespace) -> dict:
+    """Keyword arguments of one suite's runner from the command line (only the detectors suite has any)."""
+    if name != "detectors":
+        return {}
+    options = {"names": args.detector, "requests": args.requests, "threads": args.threads}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,11 +34,27 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--suite", choices=sorted(SUITES), action="append", help="run only these suites")
+    parser.add_argument(
+        "--detector",
+        choices=sorted(detectors.IMAGE_DETECTORS),
+        action="append",
+        help="detectors suite: measure only these detectors (default: every image detector)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        help="detectors suite: measured requests per configuration (default: about 8 s worth each)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="detectors suite: OMP/MKL/torch threads of the services and the bare loop (default: as deployed)",
+    )
     args = parser.parse_args(argv)
     for name in args.suite or list(SUITES):
         title, runner = SUITES[name]
         print(f"running {name} benchmark…", flush=True)
-        body = runner()
+        body = runner(**_suite_options(name, args))
         path = write_section(
             name, title, body, command=f"make bench  # python -m scripts.bench --suite {name}"
         )
