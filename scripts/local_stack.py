@@ -144,11 +144,22 @@ class LocalStack:
         env.update(overrides)
         return env
 
+    def _cpu_share(self, n_detectors: int) -> dict[str, str]:
+        """Split the cores among the detectors of this machine (TRIBUNAL_CPU_THREADS), unless set already.
+
+        Each torch or OpenMP model otherwise takes every core, and two of them on two cores ran five
+        times slower than with one thread each (measured during `make retrain`).
+        """
+        if "TRIBUNAL_CPU_THREADS" in os.environ or "TRIBUNAL_CPU_THREADS" in self.extra_env:
+            return {}
+        return {"TRIBUNAL_CPU_THREADS": str(max(1, (os.cpu_count() or 1) // max(1, n_detectors)))}
+
     def plan(self) -> list[Service]:
         """The services to start: every enabled detector, then the gateway."""
         services = []
-        for entry in self.enabled_detectors():
-            env = self._env(**self.detector_env.get(entry.name, {}))
+        detectors = self.enabled_detectors()
+        for entry in detectors:
+            env = self._env(**self._cpu_share(len(detectors)), **self.detector_env.get(entry.name, {}))
             services.append(
                 Service(
                     name=entry.name,

@@ -10,7 +10,6 @@ multi-stage features with a head trained here on the offline benchmark, and says
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,8 +65,6 @@ class ClipUniversalDetector(ImageDetector):
 
     def load(self) -> None:
         """Build the probe from the configured files; WeightsUnavailable says which file and what to do."""
-        # Detectors share a small CPU with the gateway and each other; more threads only contend.
-        torch.set_num_threads(int(os.environ.get("TRIBUNAL_TORCH_THREADS", "2")))
         model = self._load_clip() if self.options.uses_clip else self._load_default()
         self.model = model.to(self.device).eval()
 

@@ -176,9 +176,14 @@ def _bare_worker(name: str, images: list[bytes], batches: list[int], seconds: fl
 
 def _bare_measure(name: str, images: list[bytes], batches: list[int], seconds: float) -> dict[str, Any]:
     from tribunal_sdk.media import decode_image
+    from tribunal_sdk.model_state import limit_cpu_threads
+    from tribunal_sdk.settings import ServiceSettings
 
     detector = _detector_class(name)(device="cpu")
     detector.load()
+    cpu_threads = ServiceSettings().cpu_threads  # the cap the service applies after load()
+    if cpu_threads is not None:
+        limit_cpu_threads(cpu_threads)
     forward = BARE_LOOPS[name](detector)
     pil = [Image.open(io.BytesIO(b)).convert("RGB") for b in images]
     inputs = [decode_image(b) for b in images]  # what the SDK hands predict_batch (not timed)
@@ -642,14 +647,14 @@ def run(
 ) -> str:
     """Measure each detector in turn; returns the markdown body of the report section.
 
-    ``threads`` sets OMP_NUM_THREADS, MKL_NUM_THREADS and TRIBUNAL_TORCH_THREADS for the services and the
+    ``threads`` sets OMP_NUM_THREADS, MKL_NUM_THREADS and TRIBUNAL_CPU_THREADS for the services and the
     bare loop (default: the environment as it is, i.e. as deployed); ``plan`` sets everything else.
     """
     plan = plan or Plan()
     if requests is not None:
         plan = dataclasses.replace(plan, requests=requests)
     if threads:
-        names_ = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TRIBUNAL_TORCH_THREADS")
+        names_ = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TRIBUNAL_CPU_THREADS")
         plan = dataclasses.replace(plan, env={**plan.env, **dict.fromkeys(names_, str(threads))})
     load_before = os.getloadavg()[0]
     images, images_note = bench_images()

@@ -71,7 +71,7 @@ class DetectorService:
         # One worker thread per model: load(), predict_batch() and explain() all run on it, so a
         # detector never sees concurrent calls and the event loop never blocks on inference.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{detector.spec.name}-model")
-        self.state = ModelState(detector, self.executor)
+        self.state = ModelState(detector, self.executor, cpu_threads=settings.cpu_threads)
         self.metrics = ServiceMetrics(detector.spec.name)
         batching = detector.spec.batching
         self.batcher: MicroBatcher[Any, Prediction] = MicroBatcher(

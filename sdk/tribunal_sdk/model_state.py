@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
+
+from threadpoolctl import threadpool_limits
 
 from tribunal_sdk.detector import Detector
 from tribunal_sdk.errors import NotReady, WeightsUnavailable
 
 log = logging.getLogger("tribunal.sdk")
+
+
+def limit_cpu_threads(n: int) -> None:
+    """Cap the thread pools a model computes with: torch's intra-op pool (process-wide), and OpenMP/BLAS
+    as seen from the calling thread (the model's worker thread, where every predict_batch runs)."""
+    torch = sys.modules.get("torch")  # only a detector that uses torch has imported it by now
+    if torch is not None:
+        torch.set_num_threads(n)
+    threadpool_limits(limits=n)
+
 
 Status = Literal["not_loaded", "loading", "ready", "failed"]
 
@@ -19,9 +32,10 @@ Status = Literal["not_loaded", "loading", "ready", "failed"]
 class ModelState:
     """Loads the detector on the model's own worker thread, once, and remembers how it went."""
 
-    def __init__(self, detector: Detector, executor: ThreadPoolExecutor):
+    def __init__(self, detector: Detector, executor: ThreadPoolExecutor, cpu_threads: int | None = None):
         self.detector = detector
         self._executor = executor
+        self.cpu_threads = cpu_threads
         self.status: Status = "not_loaded"
         self.reason: str | None = "not loaded yet"
         self.load_seconds: float | None = None
@@ -42,7 +56,7 @@ class ModelState:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._executor, self.detector.load)
+            await loop.run_in_executor(self._executor, self._load_on_worker)
         except WeightsUnavailable as exc:
             self.status, self.reason = "failed", f"weights unavailable: {exc}"
             log.error("model not ready", extra={"reason": self.reason})
@@ -54,6 +68,12 @@ class ModelState:
         self.load_seconds = time.perf_counter() - started
         self.status, self.reason = "ready", None
         log.info("model ready", extra={"load_seconds": round(self.load_seconds, 3)})
+
+    def _load_on_worker(self) -> None:
+        """On the model's worker thread: load, then cap the CPU threads of what load() brought in."""
+        self.detector.load()
+        if self.cpu_threads is not None:
+            limit_cpu_threads(self.cpu_threads)
 
     async def ensure_ready(self, timeout_s: float) -> None:
         """For /predict: start (lazy) or join the load and wait for it, up to ``timeout_s``."""

@@ -26,6 +26,13 @@ class ServiceSettings(BaseSettings):
     max_upload_mb: float = Field(50.0, gt=0)
     max_pixels: int = Field(40_000_000, gt=0)
     lazy_load_timeout_s: float = Field(300.0, gt=0)
+    cpu_threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads the model may use (torch intra-op, OpenMP, BLAS); unset: the libraries' "
+        "default, every core. Set it when several detectors share a machine: oversubscribed cores "
+        "made two torch detectors five times slower here.",
+    )
     log_level: str = "info"
 
     def media_limits(self) -> MediaLimits:

@@ -225,3 +225,34 @@ def test_metrics_count_requests_and_batches(client):
 def test_unknown_route_is_json_404(client):
     r = client.get("/nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+class _ThreadReportingDetector(RecordingDetector):
+    """Reports the CPU threads its model code would get, from the model's worker thread."""
+
+    seen: dict[str, int]
+
+    def predict_batch(self, inputs):
+        import torch
+        from threadpoolctl import threadpool_info
+
+        self.seen = {"torch": torch.get_num_threads()}
+        for pool in threadpool_info():
+            self.seen[pool["user_api"]] = pool["num_threads"]
+        return super().predict_batch(inputs)
+
+
+def test_cpu_threads_caps_torch_and_openmp_for_the_model():
+    import torch
+
+    before = torch.get_num_threads()
+    detector = _ThreadReportingDetector()
+    try:
+        with TestClient(create_app(detector, ServiceSettings(cpu_threads=1))) as c:
+            _wait_ready(c)
+            r = c.post("/predict", files={"file": ("x.png", png_bytes(), "image/png")})
+            assert r.status_code == 200, r.text
+    finally:
+        torch.set_num_threads(before)
+    assert detector.seen["torch"] == 1
+    assert all(n == 1 for n in detector.seen.values()), detector.seen
