@@ -35,8 +35,15 @@ class Attribution(BaseModel):
     probs: dict[str, float] = Field(description="'real' plus every generator class, summing to 1")
 
 
-def fuse_attribution(score_fake: float | None, votes: Sequence[ClassVote]) -> Attribution | None:
-    """None when there is no fused score or no detector said anything about which generator."""
+def fuse_attribution(
+    score_fake: float | None, votes: Sequence[ClassVote], threshold: float = 0.5
+) -> Attribution | None:
+    """None when there is no fused score or no detector said anything about which generator.
+
+    ``predicted_source`` agrees with the score: ``real`` below ``threshold``, else the most likely
+    generator, even when P(real) is the single largest entry (a 0.66 fake score split among several
+    generators leaves each under 0.34, and "fake, made by: real" would contradict the verdict).
+    """
     if score_fake is None:
         return None
     shares: dict[str, float] = {}
@@ -54,7 +61,6 @@ def fuse_attribution(score_fake: float | None, votes: Sequence[ClassVote]) -> At
     probs = {REAL: 1.0 - score_fake}
     for name in sorted(shares, key=lambda n: -shares[n]):
         probs[name] = score_fake * shares[name] / total_weight
-    predicted = max(
-        probs, key=lambda name: probs[name]
-    )  # ties keep the first: "real", then the largest share
+    generators = [name for name in probs if name != REAL]  # largest share first
+    predicted = REAL if score_fake < threshold else generators[0]
     return Attribution(predicted_source=predicted, probs=probs)

@@ -89,7 +89,7 @@ class DetectionService:
         )
         fused = strategy.run(votes, ctx)
         class_votes = [ClassVote(o.name, o.class_probs, by_name[o.name].weight) for o in ok if o.class_probs]
-        attribution = fuse_attribution(fused.score_fake, class_votes)
+        attribution = fuse_attribution(fused.score_fake, class_votes, threshold)
 
         failed = [o for o in outcomes if o.failed]
         warnings += [f"{o.name} {o.status.value}: {o.error}" for o in failed]

@@ -206,7 +206,7 @@ class VideoDetection:
             confidence=fused.result.confidence,
             method=fused.result.method,
             threshold=threshold,
-            attribution=fuse_attribution(fused.result.score_fake, class_votes),
+            attribution=fuse_attribution(fused.result.score_fake, class_votes, threshold),
             detectors=[*outcomes, *skipped],
             degraded=bool(failed),
             missing=[o.name for o in failed],

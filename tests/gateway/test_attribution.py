@@ -37,6 +37,15 @@ def test_a_low_fake_score_predicts_real():
     assert result.probs["real"] == pytest.approx(0.9)
 
 
+def test_a_fake_score_names_a_generator_even_when_real_is_the_largest_single_entry():
+    votes = [ClassVote("a", {"real": 0.2, "flux": 0.3, "sdxl": 0.25, "gpt_image": 0.25})]
+    result = fuse_attribution(0.66, votes)
+    assert result is not None
+    assert result.probs["real"] > max(p for name, p in result.probs.items() if name != "real")
+    assert result.predicted_source == "flux"
+    assert fuse_attribution(0.66, votes, threshold=0.7).predicted_source == "real"
+
+
 def test_fused_attribution_always_sums_to_one():
     rng = np.random.default_rng(7)
     classes = ["real", "sdxl", "flux", "midjourney", "gpt_image"]
