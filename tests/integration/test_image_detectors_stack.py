@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import httpx
 import numpy as np
@@ -17,6 +18,7 @@ from PIL import Image
 from detectors.attribution_cnn.detector import AttributionCnnDetector
 from detectors.clip_universal.detector import ClipUniversalDetector
 from detectors.fft_spectral.detector import FftSpectralDetector
+from scripts.local_stack import REPO_ROOT
 from support.stack import detector_entry, running_stack
 from support.textures import pink_noise
 from support.weights import require_trained_weights
@@ -91,3 +93,11 @@ def test_models_lists_the_backbone_each_detector_really_runs(stack):
     assert (
         by_name["attribution_cnn"]["classes"][0] == "real" and len(by_name["attribution_cnn"]["classes"]) > 5
     )
+
+
+def test_stacking_uses_the_committed_meta_learner(stack):
+    deployed = json.loads((REPO_ROOT / "meta_learner" / "artifacts" / "image" / "deployed.json").read_text())
+    body = _detect(stack, ensemble_method="stacking")
+    assert body["method"] == f"stacking (image/{deployed['version']})"
+    assert 0.0 <= body["score_fake"] <= 1.0 and body["verdict"] in {"fake", "real", "uncertain"}
+    assert not [w for w in body["warnings"] if "version" in w]  # the detectors it was trained on
