@@ -2,7 +2,8 @@
 
 One ``MicroBatcher`` per model owns a single worker thread. Requests queue on the event loop; the
 batcher takes the first waiting item, gathers more until ``max_batch_size`` is reached or
-``max_delay_s`` has passed since that first item, and runs the batch function off the event loop.
+``max_delay_s`` has passed since that first item *arrived* (so an item that already waited behind a
+running batch is not held back again), and runs the batch function off the event loop.
 While a batch runs, new requests keep queueing, so batches grow with load (Triton's dynamic batcher
 works the same way).
 """
@@ -14,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -25,6 +26,7 @@ R = TypeVar("R")
 class _Pending(Generic[T, R]):
     item: T
     future: asyncio.Future[R]
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class BatchSizeMismatch(RuntimeError):
@@ -83,7 +85,7 @@ class MicroBatcher(Generic[T, R]):
     async def _gather(self) -> list[_Pending[T, R]]:
         assert self._queue is not None
         batch = [await self._queue.get()]
-        deadline = time.monotonic() + self.max_delay_s
+        deadline = batch[0].queued_at + self.max_delay_s
         while len(batch) < self.max_batch_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -94,3 +94,26 @@ async def test_event_loop_stays_free_while_a_batch_runs(executor):
     assert ticks >= 10, "the event loop was blocked by inference"
     assert time.perf_counter() - started >= 0.2
     await batcher.stop()
+
+
+async def test_the_delay_counts_from_arrival_not_from_when_the_worker_is_free(executor):
+    """An item that queued behind a running batch is not held for a whole extra max_delay."""
+    called_at = {}
+
+    def slow(items):
+        for x in items:
+            called_at[x] = time.monotonic()
+        time.sleep(0.5)
+        return items
+
+    batcher = MicroBatcher(slow, max_batch_size=8, max_delay_s=0.6, executor=executor)
+    batcher.start()
+    first = asyncio.ensure_future(batcher.submit("a"))
+    await asyncio.sleep(0.7)  # "a" is dispatched after its 0.6 s delay and runs for 0.5 s
+    submitted = time.monotonic()
+    second = asyncio.ensure_future(batcher.submit("b"))  # queues while "a" runs
+    await asyncio.gather(first, second)
+    await batcher.stop()
+    # The worker frees ~0.4 s after "b" arrived; "b" then waits only what is left of its own delay
+    # (~0.2 s), not a fresh 0.6 s counted from that moment (which would be ~1.0 s in all).
+    assert called_at["b"] - submitted < 0.8
