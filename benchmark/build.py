@@ -247,6 +247,8 @@ def _simulate_patches(
     """One simulated fake per real photo patch, by a family drawn from the patch id."""
     sim_records: list[PatchRecord] = []
     todo: dict[str, list[tuple[PatchRecord, str, str]]] = {}  # source key -> (parent, family, sim path)
+    # Which simulation code made each stored fake: files from another version are made again.
+    made_by = _Cache(out / ".build" / "simulated.json")
     for rec in records:
         if rec.family != "photo":
             continue
@@ -267,7 +269,7 @@ def _simulate_patches(
             parent=rec.path,
         )
         sim_records.append(sim_rec)
-        if not (out / sim_path).is_file():
+        if not (out / sim_path).is_file() or made_by.data.get(sim_path) != sim.SIMULATION_VERSION:
             todo.setdefault(f"{rec.origin_package}:{rec.origin_file}", []).append((rec, family, sim_path))
     levels: Counter = Counter()
     pending = [(rec, fam, path) for items in todo.values() for rec, fam, path in items]
@@ -296,8 +298,11 @@ def _simulate_patches(
                 target = out / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(encode_jpeg(fake, quality[path]))
+                made_by.data[path] = sim.SIMULATION_VERSION
             bar.update(len(batch))
+        made_by.save()
     bar.close()
+    made_by.save()
     return sim_records, levels
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import normalise
+from benchmark import simulate as sim
 from benchmark.checks import CheckResult
 from benchmark.generators import MIN_SCENE_GROUPS_PER_CLASS
 from benchmark.manifest import PatchRecord
@@ -156,9 +157,10 @@ def render_card(s: BuildSummary) -> str:
         "real TRAIN patches with L1 on pixels and on the high band. A fake is a real patch of any split "
         "(it inherits that patch's split and scene group) whose frequencies under 0.08 cycles/px are the "
         "photo's and above 0.16 the decoder's, rescaled ring by ring (0.03 cycles/px rings) to the photo's "
-        "energy, with noise injected into the decoder's features before up-sampling at the per-patch level "
-        "(of the listed ones) that best matches the photo's noise sigma. Each real photo patch feeds one "
-        "family, chosen by a hash of its id."
+        "energy, with noise injected into the decoder's features before up-sampling at a per-patch level "
+        "and a gain on the decoder's band (x1.0 to x0.7), the pair chosen per patch to be nearest the photo "
+        f"in log noise sigma plus {sim.SIZE_WEIGHT:g} x log JPEG size (simulation version "
+        f"{sim.SIMULATION_VERSION}). Each real photo patch feeds one family, chosen by a hash of its id."
     )
     lines.append("")
     sim_rows = []

@@ -49,14 +49,21 @@ def custom_dir(tmp_path_factory):
     return root
 
 
+_QUICK = dataclasses.replace(simulate.TrainConfig(seed=0), steps=15)
+
+
+def _quick_config(seed: int) -> simulate.TrainConfig:
+    """The simulators' training config with 15 steps instead of 300 (the pipeline is what is tested)."""
+    return dataclasses.replace(_QUICK, seed=seed)
+
+
 @pytest.fixture(scope="module")
 def built(custom_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     patch = pytest.MonkeyPatch()
     patch.setattr(build_module, "find_real_photos", Discovery)
     patch.setattr(build_module, "find_comfy_stills", Discovery)
-    quick = dataclasses.replace(simulate.TrainConfig(seed=0), steps=15)
-    patch.setattr(simulate, "TrainConfig", lambda seed: dataclasses.replace(quick, seed=seed))
+    patch.setattr(simulate, "TrainConfig", _quick_config)
     try:
         first = build(BuildOptions(out=out, custom=custom_dir))
         mtimes = {p: p.stat().st_mtime_ns for p in (out / "images").rglob("*.jpg")}
@@ -126,3 +133,17 @@ def test_a_second_run_reuses_every_file(built):
     assert {p: p.stat().st_mtime_ns for p in (out / "simulators").glob("*.pt")} == sims
     assert [r.path for r in second.records] == [r.path for r in first.records]
     assert second.timings["normalise"] < first.timings["normalise"]
+
+
+def test_fakes_made_by_another_simulation_version_are_made_again(built, custom_dir, monkeypatch):
+    """Runs last: it rebuilds the module's output after forgetting which code made the fakes."""
+    out = built[0]
+    (out / ".build" / "simulated.json").unlink()
+    before = {p: p.stat().st_mtime_ns for p in (out / "images").rglob("*.jpg")}
+    monkeypatch.setattr(build_module, "find_real_photos", Discovery)
+    monkeypatch.setattr(build_module, "find_comfy_stills", Discovery)
+    monkeypatch.setattr(simulate, "TrainConfig", _quick_config)
+    build(BuildOptions(out=out, custom=custom_dir))
+    after = {p: p.stat().st_mtime_ns for p in (out / "images").rglob("*.jpg")}
+    remade = {p for p in before if after[p] != before[p]}
+    assert remade == {p for p in before if "/fake/sim_" in p.as_posix()}
