@@ -1,4 +1,5 @@
-"""``manifest.csv``: one row per stored patch. Training code reads the set through ``read_manifest``."""
+"""``manifest.csv``: one row per stored patch, written by the build. Training code reads it with
+``detectors.common.data.read_manifest``; the meta-learner with ``meta_learner.dataset.read_manifest``."""
 
 from __future__ import annotations
 
@@ -43,15 +44,3 @@ def write_manifest(path: Path, records: list[PatchRecord]) -> None:
             row = asdict(rec)
             row["hard_negative"] = int(rec.hard_negative)
             writer.writerow(row)
-
-
-def read_manifest(path: Path) -> list[PatchRecord]:
-    """Read ``manifest.csv`` back into records."""
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return [
-        PatchRecord(
-            **{**row, "jpeg_quality": int(row["jpeg_quality"]), "hard_negative": row["hard_negative"] == "1"}
-        )
-        for row in rows
-    ]

@@ -14,7 +14,6 @@ verifies it with a classifier on sharpness/noise features that must stay near ch
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -28,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmark.normalise import complexity
+from tribunal_sdk.media import file_sha256
 
 # Class name -> decoder up-sampling kind.
 FAMILIES: dict[str, str] = {
@@ -345,7 +345,7 @@ def save_simulator(path: Path, model: PatchAutoencoder, meta: dict) -> dict:
     """Write the weights (a plain state_dict) and a JSON sidecar with seed, config, stats and sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
-    meta = {**meta, "weights": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    meta = {**meta, "weights": path.name, "sha256": file_sha256(path)}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
 
@@ -353,7 +353,7 @@ def save_simulator(path: Path, model: PatchAutoencoder, meta: dict) -> dict:
 def load_simulator(path: Path) -> tuple[PatchAutoencoder, dict]:
     """Load weights written by save_simulator, checking the recorded sha256."""
     meta = json.loads(path.with_suffix(".json").read_text())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = file_sha256(path)
     if digest != meta["sha256"]:
         raise ValueError(f"{path} does not match the sha256 recorded in its sidecar")
     config = meta["config"]

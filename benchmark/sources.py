@@ -217,59 +217,29 @@ def find_interior() -> Discovery:
 
 # --- scikit-image, scikit-learn, matplotlib -----------------------------------------------------
 
-_SKIMAGE_PHOTOS = {
-    "astronaut.png": "astronaut",
-    "chelsea.png": "chelsea",
-    "coffee.png": "coffee",
-    "rocket.jpg": "rocket",
-    "motorcycle_left.png": "motorcycle",  # a stereo pair: one scene
-    "motorcycle_right.png": "motorcycle",
-}
+# (package, importable module, short source name, path inside the module, scene)
+_LIBRARY_PHOTOS = (
+    ("scikit-image", "skimage", "skimage", "data/astronaut.png", "astronaut"),
+    ("scikit-image", "skimage", "skimage", "data/chelsea.png", "chelsea"),
+    ("scikit-image", "skimage", "skimage", "data/coffee.png", "coffee"),
+    ("scikit-image", "skimage", "skimage", "data/rocket.jpg", "rocket"),
+    ("scikit-image", "skimage", "skimage", "data/motorcycle_left.png", "motorcycle"),  # a stereo pair:
+    ("scikit-image", "skimage", "skimage", "data/motorcycle_right.png", "motorcycle"),  # one scene
+    ("scikit-learn", "sklearn", "sklearn", "datasets/images/china.jpg", "china"),
+    ("scikit-learn", "sklearn", "sklearn", "datasets/images/flower.jpg", "flower"),
+    ("matplotlib", "matplotlib", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "grace_hopper"),
+)
 
 
 def find_library_samples() -> Discovery:
     """The colour sample photos shipped inside scikit-image, scikit-learn and matplotlib."""
     found = Discovery()
-    skimage_dir = python_package_dir("skimage")
-    if skimage_dir is not None:
-        for name, scene in _SKIMAGE_PHOTOS.items():
-            path = skimage_dir / "data" / name
-            if path.is_file():
-                found.images.append(
-                    _image(
-                        path,
-                        package="scikit-image",
-                        origin=f"data/{name}",
-                        source="skimage",
-                        scene=f"skimage:{scene}",
-                    )
-                )
-    sklearn_dir = python_package_dir("sklearn")
-    if sklearn_dir is not None:
-        for name in ("china.jpg", "flower.jpg"):
-            path = sklearn_dir / "datasets" / "images" / name
-            if path.is_file():
-                found.images.append(
-                    _image(
-                        path,
-                        package="scikit-learn",
-                        origin=f"datasets/images/{name}",
-                        source="sklearn",
-                        scene=f"sklearn:{Path(name).stem}",
-                    )
-                )
-    mpl_dir = python_package_dir("matplotlib")
-    if mpl_dir is not None:
-        path = mpl_dir / "mpl-data" / "sample_data" / "grace_hopper.jpg"
-        if path.is_file():
+    for package, module, source, origin, scene in _LIBRARY_PHOTOS:
+        root = python_package_dir(module)
+        path = root / origin if root is not None else None
+        if path is not None and path.is_file():
             found.images.append(
-                _image(
-                    path,
-                    package="matplotlib",
-                    origin="mpl-data/sample_data/grace_hopper.jpg",
-                    source="matplotlib",
-                    scene="matplotlib:grace_hopper",
-                )
+                _image(path, package=package, origin=origin, source=source, scene=f"{source}:{scene}")
             )
     return found
 

@@ -36,15 +36,17 @@ class FftSpectralDetector(ImageDetector):
             self.model = load_bundle(path)
         except BundleError as exc:
             raise WeightsUnavailable(f"{exc}; {_HOW_TO_TRAIN}") from exc
+        # One OpenMP thread for the boosted trees, set once on the model's worker thread (where every
+        # predict_batch runs): a batch of a few rows gains nothing from more, and their OpenMP pool spun
+        # for tens of seconds per call when the cores were busy with other work. An operator's
+        # TRIBUNAL_CPU_THREADS, applied by the SDK after load(), takes precedence.
+        threadpool_limits(limits=1, user_api="openmp")
 
     def predict_batch(self, inputs: list[ImageInput]) -> list[Prediction]:
         # FFT features are computed per image with NumPy (~10 ms each); the classifier runs once.
         features = np.stack([spectral_features(item.image) for item in inputs])
-        # One OpenMP thread: a batch of a few rows gains nothing from more, and the boosted trees'
-        # OpenMP pool spun for tens of seconds per call when the cores were busy with other work.
-        with threadpool_limits(limits=1, user_api="openmp"):
-            prob_fake = self.model.prob_fake(features)
-            families = self.model.family_probs(features)
+        prob_fake = self.model.prob_fake(features)
+        families = self.model.family_probs(features)
         results = []
         for i, item in enumerate(inputs):
             details: dict[str, Any] = {"analysed_crop_px": min(ANALYSIS_SIZE, max(32, min(item.image.size)))}

@@ -41,8 +41,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from scripts.bench.gateway_fanout import _cpu_seconds
-from scripts.bench.load import LoadResult, run_load
+from scripts.bench.load import LoadResult, process_cpu_seconds, run_load
 from scripts.local_stack import REPO_ROOT, LocalStack, Service, StackError, free_port
 
 # name -> the detector class, as "module:Class"
@@ -347,9 +346,9 @@ async def _measure(
             requests = min(400, max(floor, round(warm.throughput * seconds)))
         requests = -(-requests // concurrency) * concurrency  # whole rounds of the clients
         before = _metric_values((await client.get("/metrics")).text)
-        cpu_before, client_before = _cpu_seconds(service.pid), time.process_time()
+        cpu_before, client_before = process_cpu_seconds(service.pid), time.process_time()
         result, capped = await _capped_load(call, concurrency, requests, cap_s)
-        cpu_after, client_after = _cpu_seconds(service.pid), time.process_time()
+        cpu_after, client_after = process_cpu_seconds(service.pid), time.process_time()
         after = _metric_values((await client.get("/metrics")).text)
 
     def delta(key: str) -> float:

@@ -19,14 +19,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from scripts.bench.load import LoadResult, run_load
+from scripts.bench.load import LoadResult, process_cpu_seconds, run_load
 from scripts.local_stack import LocalStack, free_port
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _image() -> bytes:
@@ -116,7 +110,7 @@ def run(
             image = _image()
             rows = []
             table: dict[int, dict[str, LoadResult]] = {}
-            cpu_before = {svc.name: _cpu_seconds(svc.pid) for svc in stack.services}
+            cpu_before = {svc.name: process_cpu_seconds(svc.pid) for svc in stack.services}
             for c in concurrencies:
                 table[c] = asyncio.run(_measure(urls, image, c, requests_per_client * c))
                 for label, res in table[c].items():
@@ -125,7 +119,7 @@ def run(
                     )
             # CPU per request: the gateway serves only the gateway path; each detector serves its share
             # of all three paths (direct calls hit probe_1 alone).
-            cpu = {svc.name: _cpu_seconds(svc.pid) - cpu_before[svc.name] for svc in stack.services}
+            cpu = {svc.name: process_cpu_seconds(svc.pid) - cpu_before[svc.name] for svc in stack.services}
             g = "gateway, concurrent fan-out"
             gateway_requests = sum(t[g].requests + 3 for t in table.values())  # + warm-up calls
             detector_calls = sum(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -59,3 +61,9 @@ async def run_load(
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return LoadResult(concurrency, total_requests, errors, time.perf_counter() - started, latencies)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
