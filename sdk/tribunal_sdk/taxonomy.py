@@ -11,6 +11,9 @@ import re
 
 REAL = "real"
 OTHER_AI = "other_ai"
+GAN = "gan"
+# What an answer names when the image looks AI-made but no generator family is likely enough.
+UNKNOWN_AI = "unknown_ai"
 
 # Simulated generator families made by the benchmark (autoencoders that differ in up-sampling).
 SIMULATED = ("sim_transposed_conv", "sim_nearest_conv", "sim_bilinear_conv", "sim_pixel_shuffle")
@@ -44,8 +47,24 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
-GENERATORS: tuple[str, ...] = (*(name for name, _ in _PATTERNS), OTHER_AI)
+GENERATORS: tuple[str, ...] = (*(name for name, _ in _PATTERNS), GAN, OTHER_AI)
 ALL_CLASSES: tuple[str, ...] = (REAL, *GENERATORS, *SIMULATED)
+# The names a user may see: ``real``, every generator family and ``unknown_ai``; never a ``sim_*``
+# training aid.
+PUBLIC_CLASSES: tuple[str, ...] = (REAL, *GENERATORS, UNKNOWN_AI)
+
+# Labels used by labelled corpora (e.g. the shared training corpus's ``generator`` column) that the
+# patterns above do not read as a family: human-made art is real; GANs are one family.
+_CORPUS_ALIASES = {
+    "real_art": REAL,
+    "gan": GAN,
+    "stylegan": GAN,
+    "biggan": GAN,
+    "progan": GAN,
+    "unknown_ai": OTHER_AI,
+    "other_diffusion": OTHER_AI,
+    "imagen": "gemini",
+}
 
 
 def generator_from_text(text: str) -> str | None:
@@ -54,3 +73,19 @@ def generator_from_text(text: str) -> str | None:
         if pattern.search(text):
             return name
     return None
+
+
+def is_simulated(name: str) -> bool:
+    """True for the benchmark's simulated up-sampling families (training aids, never shown to users)."""
+    return name in SIMULATED or name.startswith("sim_")
+
+
+def family_of(label: str) -> str:
+    """The public family of a corpus label (``sd1`` -> ``sd``, ``dalle3`` -> ``gpt_image``, ``real_art`` ->
+    ``real``); a label naming no known family is ``other_ai``. Simulated names map to ``other_ai`` too."""
+    key = label.strip().lower()
+    if key in (REAL, *GENERATORS):
+        return key
+    if key in _CORPUS_ALIASES:
+        return _CORPUS_ALIASES[key]
+    return generator_from_text(key) or OTHER_AI
