@@ -81,6 +81,7 @@ class DetectionService:
             media_type=media_type,
             threshold=threshold,
             uncertainty_band=self.settings.uncertainty_band,
+            attribution_min_share=self.settings.attribution_min_share,
             absent=tuple(o.name for o in outcomes if o.status != DetectorStatus.OK),
             registered=tuple(entry.name for entry in self.registry.for_media_type(media_type)),
             class_probs={o.name: o.class_probs for o in ok if o.class_probs},
@@ -89,7 +90,9 @@ class DetectionService:
         )
         fused = strategy.run(votes, ctx)
         class_votes = [ClassVote(o.name, o.class_probs, by_name[o.name].weight) for o in ok if o.class_probs]
-        attribution = fuse_attribution(fused.score_fake, class_votes, threshold)
+        attribution = fuse_attribution(
+            fused.score_fake, class_votes, ctx.threshold, ctx.attribution_min_share
+        )
 
         failed = [o for o in outcomes if o.failed]
         warnings += [f"{o.name} {o.status.value}: {o.error}" for o in failed]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.attribution import Attribution
+from gateway.attribution import Attribution, public_detector_result
 from gateway.fanout import DetectorOutcome
 from gateway.fusion import Verdict
 from gateway.video.schemas import VideoEvidence
@@ -29,13 +29,18 @@ class DetectionAnswer(BaseModel):
     ``method``       the fusion actually used, with any fallback spelled out, e.g.
                      "average (stacking unavailable: no deployed meta-learner for image)"
     ``threshold``    the decision threshold used for this request
-    ``attribution``  {"predicted_source", "probs"}: probs = {"real": 1 - score_fake, generator:
+    ``attribution``  {"predicted_source", "probs"}: probs = {"real": 1 - score_fake, family:
                      score_fake x its share among the attribution detectors}; null when no detector
-                     gave class probabilities
+                     gave class probabilities. predicted_source is "real" below the threshold, else
+                     the most likely generator family, or "unknown_ai" when none holds at least
+                     ``attribution_min_share`` of the fake score (see ``gateway/attribution.py``)
     ``detectors``    one entry per enabled detector for the media type, each with a ``status``:
                      ok, abstained, timeout, error, unavailable or skipped (not asked because of
                      ``models``), plus its prob_fake, class_probs, reason, version, elapsed_ms,
                      error, heatmap_png (with explain), details and warnings
+
+    Every class name in the answer is a public one (``tribunal_sdk.taxonomy.PUBLIC_CLASSES``): the
+    ``detectors`` entries are mapped here, whoever builds the answer (images and videos alike).
     ``degraded``     true when any asked detector failed (timeout, error or unavailable)
     ``missing``      the names of those failed detectors
     ``warnings``     human-readable notes about this answer (what failed and why, ignored options)
@@ -60,6 +65,19 @@ class DetectionAnswer(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     elapsed_ms: float
     video: VideoEvidence | None = None
+
+    @field_validator("detectors")
+    @classmethod
+    def _public_class_names(cls, outcomes: list[DetectorOutcome]) -> list[DetectorOutcome]:
+        # Detectors may answer with training-only or corpus class names (sim_*, sd1); users see families.
+        return [
+            outcome.model_copy(
+                update=public_detector_result(
+                    {"class_probs": outcome.class_probs, "details": outcome.details}
+                )
+            )
+            for outcome in outcomes
+        ]
 
 
 class PredictRequest(BaseModel):

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gateway.attribution import DEFAULT_MIN_SHARE
 from gateway.registry import REPO_ROOT
 from tribunal_sdk.media import MediaLimits
 
@@ -48,6 +49,9 @@ class GatewaySettings(BaseSettings):
     default_method: str = "average"
     threshold: float = Field(0.5, gt=0, lt=1)
     uncertainty_band: float = Field(0.1, ge=0, lt=0.5)
+    # Attribution names a generator family only when it holds at least this share of the fake score;
+    # below it the source is "unknown_ai" (AI-made, family unknown). See gateway/attribution.py.
+    attribution_min_share: float = Field(DEFAULT_MIN_SHARE, ge=0, le=1)
     # Deployed stacking meta-learners (make retrain): <dir>/<media_type>/deployed.json names the version.
     meta_learner_dir: Path = Path("meta_learner/artifacts")
 

@@ -28,7 +28,39 @@ export function when(iso: string | null | undefined): string {
   return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
-/** "stable_diffusion_xl" → "stable diffusion xl" */
+/** A detector name for people: "metadata_provenance" → "metadata provenance". Sources: sourceLabel. */
 export function label(name: string): string {
   return name.replace(/_/g, " ");
+}
+
+/**
+ * What people read for a source or class name the gateway sends (its public families, see
+ * tribunal_sdk.taxonomy.PUBLIC_CLASSES). The one label table for sources: a name missing here is shown as-is.
+ */
+export const SOURCE_LABEL: Record<string, string> = {
+  real: "real",
+  sd: "Stable Diffusion 1.x/2.x",
+  sdxl: "SDXL",
+  sd35: "SD 3.x",
+  flux: "FLUX",
+  hidream: "HiDream",
+  qwen_image: "Qwen-Image",
+  gpt_image: "GPT-image / DALL-E",
+  midjourney: "Midjourney",
+  firefly: "Adobe Firefly",
+  gemini: "Gemini / Imagen",
+  seedream: "Seedream",
+  ideogram: "Ideogram",
+  recraft: "Recraft",
+  kandinsky: "Kandinsky",
+  chroma: "Chroma",
+  lumina: "Lumina",
+  gan: "GAN",
+  other_ai: "other AI",
+  unknown_ai: "AI (unknown generator)",
+};
+
+/** "gpt_image" → "GPT-image / DALL-E", "unknown_ai" → "AI (unknown generator)"; unknown names as-is. */
+export function sourceLabel(name: string): string {
+  return Object.prototype.hasOwnProperty.call(SOURCE_LABEL, name) ? SOURCE_LABEL[name] : name;
 }

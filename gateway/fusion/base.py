@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from gateway.attribution import DEFAULT_MIN_SHARE
+
 Verdict = Literal["fake", "real", "uncertain"]
 
 
@@ -35,6 +37,9 @@ class FusionContext:
     media_type: str
     threshold: float = 0.5
     uncertainty_band: float = 0.0
+    # The fused attribution's floor (gateway/attribution.py): a family needs this share of the fake score
+    # to be named as the source. Strategies ignore it.
+    attribution_min_share: float = DEFAULT_MIN_SHARE
     # Detectors that were asked but gave no score (failed or abstained): a stacked model must handle them.
     absent: tuple[str, ...] = field(default_factory=tuple)
     # What stacking needs beyond the votes; the other strategies ignore it. ``registered``: the registry's

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from gateway.attribution import public_class, public_class_probs, public_detector_result
 from gateway.auth.identity import Identity
 from gateway.db.models import Analysis, DetectorResult, User
 from gateway.errors import NotFound
@@ -52,6 +55,24 @@ class HistoryFilters:
         return query
 
 
+def public_source(name: str | None) -> str | None:
+    """A recorded ``predicted_source`` as users see it today. Rows written before answers used public
+    names only may hold a training class (``sim_*`` -> ``unknown_ai``); /history and /stats read every
+    source through this."""
+    return None if name is None else public_class(name)
+
+
+def _public_attribution(attribution: dict | None) -> dict | None:
+    if not attribution:
+        return attribution
+    public = dict(attribution)
+    if isinstance(public.get("predicted_source"), str):
+        public["predicted_source"] = public_source(public["predicted_source"])
+    if isinstance(public.get("probs"), dict):
+        public["probs"] = public_class_probs(public["probs"])
+    return public
+
+
 def _item_fields(row: Analysis) -> dict:
     return {
         "id": row.id,
@@ -65,7 +86,7 @@ def _item_fields(row: Analysis) -> dict:
         "score_fake": row.score_fake,
         "confidence": row.confidence,
         "method": row.method,
-        "predicted_source": row.predicted_source,
+        "predicted_source": public_source(row.predicted_source),
         "degraded": row.degraded,
         "elapsed_ms": row.elapsed_ms,
         "has_file": row.stored_path is not None,
@@ -99,8 +120,8 @@ def analysis_detail(row: Analysis) -> HistoryDetail:
     return HistoryDetail(
         **_item_fields(row),
         threshold=row.threshold,
-        attribution=row.attribution,
-        detectors=row.detectors,
+        attribution=_public_attribution(row.attribution),
+        detectors=[public_detector_result(result) for result in row.detectors],
         missing=row.missing,
         warnings=row.warnings,
         request_id=row.request_id,
@@ -115,10 +136,20 @@ def delete_analysis(session: Session, viewer: Identity, analysis_id: str, data_d
     delete_upload(data_dir, stored)
 
 
-def _counts(session: Session, column, scoped: Select) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _counts(
+    session: Session,
+    column: Any,
+    scoped: Select,
+    rename: Callable[[str], str | None] = lambda key: key,
+) -> dict[str, int]:
+    """Rows per value of ``column`` (null as "none"); values that ``rename`` merges are added up."""
     ids = scoped.with_only_columns(Analysis.id).subquery()
     query = select(column, func.count()).where(Analysis.id.in_(select(ids.c.id))).group_by(column)
-    return {("none" if key is None else str(key)): count for key, count in session.execute(query)}
+    counts: dict[str, int] = {}
+    for key, count in session.execute(query):
+        name = (None if key is None else rename(str(key))) or "none"
+        counts[name] = counts.get(name, 0) + count
+    return counts
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -174,7 +205,7 @@ def compute_stats(session: Session, viewer: Identity, filters: HistoryFilters) -
     return Stats(
         total=total,
         by_verdict=_counts(session, Analysis.verdict, scoped),
-        by_source=_counts(session, Analysis.predicted_source, scoped),
+        by_source=_counts(session, Analysis.predicted_source, scoped, rename=public_source),
         by_media_type=_counts(session, Analysis.media_type, scoped),
         detectors=detectors,
     )

@@ -53,4 +53,5 @@ async def list_models(gateway: GatewayDep) -> dict[str, Any]:
         "default_method": gateway.settings.default_method,
         "threshold": gateway.settings.threshold,
         "uncertainty_band": gateway.settings.uncertainty_band,
+        "attribution_min_share": gateway.settings.attribution_min_share,
     }

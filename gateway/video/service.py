@@ -171,6 +171,7 @@ class VideoDetection:
                 media_type=media_type,
                 threshold=threshold,
                 uncertainty_band=self.settings.uncertainty_band,
+                attribution_min_share=self.settings.attribution_min_share,
                 absent=tuple(o.name for o in group if o.status != DetectorStatus.OK),
                 registered=tuple(e.name for e in self.registry.for_media_type(media_type)),
                 class_probs={o.name: o.class_probs for o in group if o.class_probs},
@@ -178,11 +179,12 @@ class VideoDetection:
                 meta_learner_dir=self.settings.meta_learner_dir,
             )
 
+        video_ctx = context("video", video_outcomes)
         fused = fuse_video(
             strategy,
             votes(video_outcomes),
             votes(image_outcomes),
-            context("video", video_outcomes),
+            video_ctx,
             context("image", image_outcomes),
         )
         class_votes = [
@@ -206,7 +208,9 @@ class VideoDetection:
             confidence=fused.result.confidence,
             method=fused.result.method,
             threshold=threshold,
-            attribution=fuse_attribution(fused.result.score_fake, class_votes, threshold),
+            attribution=fuse_attribution(
+                fused.result.score_fake, class_votes, video_ctx.threshold, video_ctx.attribution_min_share
+            ),
             detectors=[*outcomes, *skipped],
             degraded=bool(failed),
             missing=[o.name for o in failed],

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import re
 import signal
 
 import httpx
@@ -199,6 +200,61 @@ def test_the_heatmap_is_drawn_over_the_image(browser, stack, shoot):
     expect(overlay).to_be_visible()
     assert overlay.get_attribute("src").startswith("data:image/png;base64,")
     shoot(page, "analyze-heatmap", "desktop")
+    page.context.close()
+
+
+def test_sources_read_as_generator_families(browser, stack, shoot):
+    # The stack's detectors give no class probabilities, so the gateway's real answers get an attribution
+    # put in (public names, as the gateway sends them) to check what people read for each name.
+    page = new_page(browser, stack, DESKTOP)
+    sign_in(page)
+    attribution = {
+        "predicted_source": "unknown_ai",
+        "probs": {"real": 0.1, "unknown_ai": 0.45, "gpt_image": 0.25, "sd": 0.15, "mystery_net": 0.05},
+    }
+
+    def rewrite(change):
+        def handle(route):
+            response = route.fetch()
+            body = response.json()
+            change(body)
+            route.fulfill(response=response, body=json.dumps(body))
+
+        return handle
+
+    def attributed(answer):
+        answer.update(verdict="fake", score_fake=0.9, confidence=0.8, attribution=attribution)
+
+    page.route("**/detect", rewrite(attributed))
+    page.get_by_test_id("file-input").set_input_files(
+        {"name": "families.png", "mimeType": "image/png", "buffer": photo_png(6)}
+    )
+    page.get_by_role("button", name="Analyze", exact=True).click()
+    chart = page.get_by_test_id("attribution-chart")
+    for shown in ("AI (unknown generator)", "GPT-image / DALL-E", "Stable Diffusion 1.x/2.x", "real"):
+        expect(chart).to_contain_text(shown)
+    expect(chart).to_contain_text("mystery_net")  # a name the dashboard does not know is shown as-is
+    expect(chart).not_to_contain_text("unknown_ai")
+    expect(page.locator("p.summary")).to_have_text(
+        "Made by AI; no generator family is likely enough to name."
+    )
+    leftmost = page.evaluate(
+        "Math.min(...[...document.querySelectorAll('.attr-label')].map((t) => t.getBBox().x))"
+    )
+    assert leftmost >= 0, "a source label is cut off at the chart's left edge"
+    shoot(page, "analyze-attribution", "desktop")
+
+    def first_row_by_gpt_image(listing):
+        listing["items"][0]["predicted_source"] = "gpt_image"
+
+    def sources(stats):
+        stats["by_source"] = {"unknown_ai": 2, "gpt_image": 1, "none": 3}
+
+    page.route(re.compile(r"/history\?"), rewrite(first_row_by_gpt_image))
+    page.route(re.compile(r"/stats\?"), rewrite(sources))
+    nav(page, "History").click()
+    expect(page.get_by_test_id("stats")).to_contain_text("AI (unknown generator) (2), GPT-image / DALL-E (1)")
+    expect(page.get_by_test_id("history-row").first).to_contain_text("GPT-image / DALL-E")
     page.context.close()
 
 

@@ -70,7 +70,12 @@ class FakeDetectors:
     # Behaviour presets ---------------------------------------------------------------------------
 
     @staticmethod
-    def ok(prob_fake: float, class_probs: dict[str, float] | None = None, delay_s: float = 0.0) -> Behaviour:
+    def ok(
+        prob_fake: float,
+        class_probs: dict[str, float] | None = None,
+        delay_s: float = 0.0,
+        details: dict[str, Any] | None = None,
+    ) -> Behaviour:
         async def behave(request: httpx.Request) -> httpx.Response:
             if delay_s:
                 await asyncio.sleep(delay_s)
@@ -81,7 +86,7 @@ class FakeDetectors:
                 "class_probs": class_probs,
                 "elapsed_ms": delay_s * 1000,
                 "warnings": [],
-                "details": {"seen_bytes": len(request.content)},
+                "details": {"seen_bytes": len(request.content), **(details or {})},
             }
             if request.url.params.get("explain") == "true":
                 body["heatmap_png"] = "aGVhdG1hcA=="

@@ -286,3 +286,52 @@ async def test_four_slow_detectors_cost_one_latency_not_four(fakes, gateway_clie
     assert response.status_code == 200
     assert [d["status"] for d in response.json()["detectors"]] == ["ok"] * 4
     assert elapsed < 0.5, f"4 detectors x 200 ms took {elapsed:.3f} s through /detect"
+
+
+SIMULATED_ANSWER = {
+    "class_probs": {"real": 0.1, "sim_pixel_shuffle": 0.5, "sim_nearest_conv": 0.2, "sdxl": 0.2},
+    "details": {
+        "predicted_class": "sim_pixel_shuffle",
+        "predicted_source": "sim_pixel_shuffle",
+        "family_hint": "sim_nearest_conv",
+        "family_probs_if_ai": {"sim_nearest_conv": 0.6, "sim_bilinear_conv": 0.1, "flux": 0.3},
+    },
+}
+
+
+async def test_no_simulated_class_name_reaches_any_answer(fakes, gateway_client, gw, png):
+    fakes.set("a", fakes.ok(0.9, SIMULATED_ANSWER["class_probs"], details=SIMULATED_ANSWER["details"]))
+    fakes.set("b", fakes.ok(0.9))
+    async with gateway_client(gw.registry("a", "b")) as client:
+        detected = await client.post("/detect", files=upload(png))
+        predicted = await client.post("/predict", json={"data": base64.b64encode(png).decode()})
+        history = await client.get("/history")
+        one = await client.get(f"/history/{detected.json()['id']}")
+        stats = await client.get("/stats")
+    for response in (detected, predicted, history, one, stats):
+        assert response.status_code == 200, response.text
+        assert "sim_" not in response.text, response.request.url
+
+    body = detected.json()
+    # The simulated families' 0.7 of the fake mass is "AI-made, family unknown"; sdxl's 2/9 share of the
+    # fake score is under the 0.35 floor, so no family is named.
+    assert body["attribution"]["predicted_source"] == "unknown_ai"
+    assert body["attribution"]["probs"] == pytest.approx({"real": 0.1, "unknown_ai": 0.7, "sdxl": 0.2})
+    a = body["detectors"][0]
+    assert a["class_probs"] == pytest.approx({"real": 0.1, "unknown_ai": 0.7, "sdxl": 0.2})
+    assert a["details"]["predicted_source"] == a["details"]["predicted_class"] == "unknown_ai"
+    assert a["details"]["family_hint"] == "unknown_ai"
+    assert a["details"]["family_probs_if_ai"] == pytest.approx({"unknown_ai": 0.7, "flux": 0.3})
+    assert predicted.json()["detectors"][0]["class_probs"] == a["class_probs"]
+    assert history.json()["items"][0]["predicted_source"] == "unknown_ai"
+    assert one.json()["detectors"][0]["details"] == a["details"]
+    assert stats.json()["by_source"] == {"unknown_ai": 2}
+
+
+async def test_the_attribution_floor_is_a_gateway_setting(fakes, gateway_client, gw, png):
+    fakes.set("a", fakes.ok(0.9, SIMULATED_ANSWER["class_probs"]))
+    async with gateway_client(gw.registry("a"), attribution_min_share=0.2) as client:
+        body = (await client.post("/detect", files=upload(png))).json()
+        models = (await client.get("/models")).json()
+    assert body["attribution"]["predicted_source"] == "sdxl"  # 2/9 of the fake score clears a 0.2 floor
+    assert models["attribution_min_share"] == 0.2

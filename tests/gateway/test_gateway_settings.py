@@ -37,6 +37,7 @@ def test_the_repository_config_file_is_valid():
     assert settings.registry_path == REPO_ROOT / "config" / "detectors.yaml"
     assert settings.default_method == "average"
     assert settings.media_limits.max_bytes == 50 * 1024 * 1024
+    assert settings.attribution_min_share == 0.35
 
 
 def test_the_file_overrides_defaults_and_the_environment_overrides_the_file(monkeypatch, tmp_path):
@@ -71,6 +72,10 @@ def test_relative_paths_resolve_against_the_repository(monkeypatch, tmp_path):
         ),
         ("thresold: 0.4\n", "gateway.yaml: thresold: unknown setting (check its spelling)"),
         ("threshold: 0.95\nuncertainty_band: 0.1\n", "threshold ± uncertainty_band must stay within [0, 1]"),
+        (
+            "attribution_min_share: 1.5\n",
+            "gateway.yaml: attribution_min_share: Input should be less than or equal to 1 (got 1.5)",
+        ),
     ],
 )
 def test_a_bad_file_value_is_an_error_naming_field_and_file(monkeypatch, tmp_path, text, expected):
@@ -104,3 +109,14 @@ def test_a_named_but_missing_file_is_an_error(monkeypatch, tmp_path):
 def test_log_level_is_case_insensitive(monkeypatch):
     monkeypatch.setenv("TRIBUNAL_LOG_LEVEL", "debug")
     assert load_settings().log_level == "DEBUG"
+
+
+def test_the_attribution_floor_takes_any_share_from_0_to_1(monkeypatch):
+    for value in ("0", "1", "0.5"):
+        monkeypatch.setenv("TRIBUNAL_ATTRIBUTION_MIN_SHARE", value)
+        assert load_settings().attribution_min_share == float(value)
+    monkeypatch.setenv("TRIBUNAL_ATTRIBUTION_MIN_SHARE", "-0.1")
+    with pytest.raises(
+        SettingsError, match="environment TRIBUNAL_ATTRIBUTION_MIN_SHARE: attribution_min_share"
+    ):
+        load_settings()

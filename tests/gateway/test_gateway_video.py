@@ -88,6 +88,22 @@ async def test_a_video_answer_names_the_video_score_frames_faces_and_keyframe_ev
     assert "points the other way" in " ".join(body["warnings"])
 
 
+async def test_keyframe_attribution_names_families_only(fakes, gateway_client, registry, clip):
+    fakes.set("vid", video_answer(0.8))
+    fakes.set("img", fakes.ok(0.9, {"real": 0.1, "sim_transposed_conv": 0.3, "flux": 0.6}))
+    async with gateway_client(registry) as client:
+        response = await client.post("/detect", files=upload(clip))
+    assert response.status_code == 200, response.text
+    assert "sim_" not in response.text
+    body = response.json()
+    img = next(d for d in body["detectors"] if d["name"] == "img")
+    assert img["class_probs"] == pytest.approx({"real": 0.1, "unknown_ai": 0.3, "flux": 0.6})
+    assert body["attribution"]["predicted_source"] == "flux"  # 2/3 of the fake mass
+    assert body["attribution"]["probs"] == pytest.approx(
+        {"real": 0.2, "flux": 0.8 * 2 / 3, "unknown_ai": 0.8 / 3}
+    )
+
+
 async def test_no_face_abstention_falls_back_to_keyframes_and_is_never_a_half(
     fakes, gateway_client, registry, clip
 ):

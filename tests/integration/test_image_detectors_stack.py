@@ -18,10 +18,12 @@ from PIL import Image
 from detectors.attribution_cnn.detector import AttributionCnnDetector
 from detectors.clip_universal.detector import ClipUniversalDetector
 from detectors.fft_spectral.detector import FftSpectralDetector
+from gateway.attribution import public_class
 from scripts.local_stack import REPO_ROOT
 from support.stack import detector_entry, running_stack
 from support.textures import pink_noise
 from support.weights import require_trained_weights
+from tribunal_sdk.taxonomy import PUBLIC_CLASSES
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +70,12 @@ def test_every_image_detector_answers_and_the_attribution_is_fused(stack):
     attribution = body["attribution"]
     assert attribution["predicted_source"] in attribution["probs"]
     assert sum(attribution["probs"].values()) == pytest.approx(1.0, abs=1e-3)
+    # The detector knows simulated training classes; the answer names public families only.
     classes = set(AttributionCnnDetector().spec.classes)
-    assert {"real", "sim_nearest_conv"} <= classes <= set(attribution["probs"]) | {"real"}
+    assert {"real", "sim_nearest_conv"} <= classes
+    assert {public_class(c) for c in classes} <= set(attribution["probs"]) | {"real"}
+    assert set(attribution["probs"]) <= set(PUBLIC_CLASSES)
+    assert "sim_" not in json.dumps(body)
 
 
 def test_explain_returns_a_heatmap_from_each_detector_that_scored(stack):

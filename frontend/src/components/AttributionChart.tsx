@@ -1,10 +1,10 @@
 // Which source made the file: one horizontal bar per class, largest first (plain SVG, no chart library).
 
-import { label, percent } from "../format";
+import { percent, sourceLabel } from "../format";
 import type { Attribution } from "../types";
 
 const ROW = 28;
-const LABEL_WIDTH = 150;
+const LABEL_WIDTH = 190; // fits "Stable Diffusion 1.x/2.x" at 13 px
 const WIDTH = 520;
 
 export function AttributionChart({ attribution }: { attribution: Attribution }) {
@@ -15,7 +15,7 @@ export function AttributionChart({ attribution }: { attribution: Attribution }) 
       className="attribution"
       viewBox={`0 0 ${WIDTH} ${rows.length * ROW}`}
       role="img"
-      aria-label={`Attribution: most likely ${label(attribution.predicted_source)}`}
+      aria-label={`Attribution: most likely ${sourceLabel(attribution.predicted_source)}`}
       data-testid="attribution-chart"
     >
       {rows.map(([name, p], i) => {
@@ -24,7 +24,7 @@ export function AttributionChart({ attribution }: { attribution: Attribution }) 
         return (
           <g key={name} transform={`translate(0 ${y})`}>
             <text x={LABEL_WIDTH - 8} y={ROW / 2 + 5} textAnchor="end" className={top ? "attr-label top" : "attr-label"}>
-              {label(name)}
+              {sourceLabel(name)}
             </text>
             <rect x={LABEL_WIDTH} y={5} width={barSpace} height={ROW - 10} rx={4} className="attr-track" />
             <rect

@@ -1,6 +1,6 @@
 // One analysis, as people read it: the verdict first, then why (score, attribution, each detector, heatmap).
 
-import { label, ms, percent, VERDICT_LABEL } from "../format";
+import { label, ms, percent, sourceLabel, VERDICT_LABEL } from "../format";
 import type { AnalysisResult } from "../types";
 import { AttributionChart } from "./AttributionChart";
 import { DetectorTable } from "./DetectorTable";
@@ -16,7 +16,9 @@ interface Props {
 function summary(result: AnalysisResult): string {
   if (result.score_fake == null) return "No detector found evidence either way.";
   const source = result.attribution?.predicted_source;
-  if (result.verdict === "fake" && source && source !== "real") return `Most likely made by ${label(source)}.`;
+  if (result.verdict === "fake" && source === "unknown_ai")
+    return "Made by AI; no generator family is likely enough to name.";
+  if (result.verdict === "fake" && source && source !== "real") return `Most likely made by ${sourceLabel(source)}.`;
   if (result.verdict === "real") return "The detectors see no sign of AI generation.";
   if (result.verdict === "uncertain") return "The score is too close to the threshold to call.";
   return "The detectors see signs of AI generation.";

@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { api, describeError } from "../api";
 import { useAuth } from "../auth";
-import { bytes, label, percent, VERDICT_LABEL, when } from "../format";
+import { bytes, percent, sourceLabel, VERDICT_LABEL, when } from "../format";
 import type { HistoryPage as Page, Stats } from "../types";
 
 const PAGE_SIZE = 20;
@@ -87,7 +87,7 @@ export function HistoryPage() {
                 .filter(([name]) => name !== "none")
                 .sort((a, b) => b[1] - a[1])
                 .slice(0, 3)
-                .map(([name, n]) => `${label(name)} (${n})`)
+                .map(([name, n]) => `${sourceLabel(name)} (${n})`)
                 .join(", ") || "—"}
             </span>
           </div>
@@ -181,7 +181,7 @@ export function HistoryPage() {
                     </span>
                   </td>
                   <td data-label="P(AI)">{percent(item.score_fake)}</td>
-                  <td data-label="Source">{item.predicted_source ? label(item.predicted_source) : "—"}</td>
+                  <td data-label="Source">{item.predicted_source ? sourceLabel(item.predicted_source) : "—"}</td>
                   {isAdmin && <td data-label="User">{item.username ?? "anonymous"}</td>}
                 </tr>
               ))}

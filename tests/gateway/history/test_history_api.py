@@ -193,3 +193,45 @@ async def test_a_history_failure_still_answers_with_a_warning(auth_gateway, png)
         answer = await detect(client, png, alice)
         assert answer["warnings"] == ["not saved to the history: RuntimeError"]
         assert answer["verdict"] == "fake"
+
+
+async def test_rows_recorded_with_simulated_class_names_read_back_with_public_ones(auth_gateway, png):
+    async with auth_gateway() as client:
+        alice = await bearer(client, "alice")
+        old = await detect(client, png, alice)
+        older = await detect(client, png, alice)
+        new = await detect(client, png, alice)
+        # As an older gateway wrote it: the simulated training classes by name.
+        with client.app.state.gateway.db.session() as session:
+            row = session.get(Analysis, old["id"])
+            row.predicted_source = "sim_transposed_conv"
+            row.attribution = {
+                "predicted_source": "sim_transposed_conv",
+                "probs": {"real": 0.2, "sim_transposed_conv": 0.5, "sim_pixel_shuffle": 0.1, "sdxl": 0.2},
+            }
+            row.detectors = [
+                {
+                    **row.detectors[0],
+                    "class_probs": {"real": 0.2, "sim_transposed_conv": 0.6, "sdxl": 0.2},
+                    "details": {
+                        "predicted_source": "sim_transposed_conv",
+                        "family_hint": "sim_pixel_shuffle",
+                    },
+                }
+            ]
+            session.get(Analysis, older["id"]).predicted_source = "sim_pixel_shuffle"
+        listed = await client.get("/history", headers=alice)
+        detail = await client.get(f"/history/{old['id']}", headers=alice)
+        stats = await client.get("/stats", headers=alice)
+
+    for response in (listed, detail, stats):
+        assert response.status_code == 200, response.text
+        assert "sim_" not in response.text
+    sources = {item["id"]: item["predicted_source"] for item in listed.json()["items"]}
+    assert sources == {old["id"]: "unknown_ai", older["id"]: "unknown_ai", new["id"]: "sdxl"}
+    body = detail.json()
+    assert body["predicted_source"] == body["attribution"]["predicted_source"] == "unknown_ai"
+    assert body["attribution"]["probs"] == pytest.approx({"real": 0.2, "unknown_ai": 0.6, "sdxl": 0.2})
+    assert body["detectors"][0]["class_probs"] == pytest.approx({"real": 0.2, "unknown_ai": 0.6, "sdxl": 0.2})
+    assert body["detectors"][0]["details"] == {"predicted_source": "unknown_ai", "family_hint": "unknown_ai"}
+    assert stats.json()["by_source"] == {"unknown_ai": 2, "sdxl": 1}  # two old names, one family
