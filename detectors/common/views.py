@@ -1,0 +1,95 @@
+"""How a detector looks at an image: crops of the training crop size spread over the upload.
+
+The training corpora store one centre crop of side min(512, shorter side) per image, never resized
+(benchmark/corpus.py). A model trained on those crops, each resized to its input size, sees a
+512-px window of a large photo at the same scale it learned from; squashing the whole upload to the
+input instead scored 0.66 ROC-AUC on unseen images where a training-matched 512-px crop scored 0.74
+(issue 12). So at request time a detector takes ``count`` crops of that size spread over the image
+(the centre first), prepares each exactly as in training (``model_view``) and averages the crops'
+logits. Training calls the same functions with the whole stored crop as the one box.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from PIL import Image
+
+# The side of the crops the training corpora store (benchmark/corpus.py MAX_SIDE).
+TRAINING_CROP = 512
+DEFAULT_CROPS = 5
+MAX_CROPS = 32
+CROPS_ENV = "TRIBUNAL_CROPS"
+
+
+def crops_setting(environ: Mapping[str, str] | None = None) -> int:
+    """How many crops a detector analyses per image: ``TRIBUNAL_CROPS`` (1-32), default 5."""
+    raw = (os.environ if environ is None else environ).get(CROPS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CROPS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CROPS:
+        raise ValueError(f"{CROPS_ENV} must be a whole number from 1 to {MAX_CROPS}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Box:
+    """A square window of the image: top-left corner and side, in pixels."""
+
+    left: int
+    top: int
+    side: int
+
+    def as_pil(self) -> tuple[int, int, int, int]:
+        return (self.left, self.top, self.left + self.side, self.top + self.side)
+
+
+def _offsets(length: int, side: int) -> list[int]:
+    """Evenly spaced window starts covering ``length`` with windows of ``side`` (first 0, last end)."""
+    if length <= side:
+        return [0]
+    n = max(2, math.ceil(length / side))
+    return sorted({round(i * (length - side) / (n - 1)) for i in range(n)})
+
+
+def crop_boxes(width: int, height: int, count: int = DEFAULT_CROPS, side: int = TRAINING_CROP) -> list[Box]:
+    """Up to ``count`` distinct square crops of side min(``side``, shorter side): the centre one first,
+    then windows from a grid covering the image, each the farthest from those already taken (so a
+    1024x1024 upload gets the centre plus its four corners, which cover every pixel, and a large photo
+    gets crops spread over its whole area)."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    s = min(side, width, height)
+    centre = Box((width - s) // 2, (height - s) // 2, s)
+    grid = [Box(x, y, s) for y in _offsets(height, s) for x in _offsets(width, s)]
+    grid = [b for b in grid if b != centre]
+    boxes = [centre]
+    while grid and len(boxes) < count:
+
+        def gap(b: Box) -> int:
+            return min((b.left - c.left) ** 2 + (b.top - c.top) ** 2 for c in boxes)
+
+        far = max(grid, key=gap)  # the first of equals: deterministic
+        boxes.append(far)
+        grid.remove(far)
+    return boxes
+
+
+def model_view(image: Image.Image, box: Box, input_size: int) -> Image.Image:
+    """The crop at ``box``, resized (bilinear, antialiased) to ``input_size`` square: what the model eats."""
+    crop = image.convert("RGB").crop(box.as_pil())
+    if crop.size == (input_size, input_size):
+        return crop
+    return crop.resize((input_size, input_size), Image.BILINEAR)
+
+
+def whole_crop(image: Image.Image) -> Box:
+    """The one box training uses: the centre square of the stored image (all of it for a corpus crop)."""
+    return crop_boxes(image.width, image.height, count=1, side=max(image.size))[0]
