@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 # The side of the crops the training corpora store (benchmark/corpus.py MAX_SIDE).
@@ -93,3 +94,25 @@ def model_view(image: Image.Image, box: Box, input_size: int) -> Image.Image:
 def whole_crop(image: Image.Image) -> Box:
     """The one box training uses: the centre square of the stored image (all of it for a corpus crop)."""
     return crop_boxes(image.width, image.height, count=1, side=max(image.size))[0]
+
+
+def place_maps(
+    maps: list[np.ndarray], boxes: list[Box], width: int, height: int, max_side: int = 512
+) -> np.ndarray:
+    """Per-crop heat maps (each any size, covering its box) put into one image-shaped map in [0, 1].
+
+    Overlapping crops are averaged; pixels no crop covers stay 0. The result keeps the image's aspect
+    ratio and is at most ``max_side`` pixels on its longer side (the SDK scales it to the image).
+    """
+    scale = min(1.0, max_side / max(width, height))
+    out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
+    total = np.zeros((out_h, out_w), dtype=np.float32)
+    weight = np.zeros((out_h, out_w), dtype=np.float32)
+    for heat, box in zip(maps, boxes, strict=True):
+        x0, y0 = round(box.left * scale), round(box.top * scale)
+        x1 = min(out_w, max(x0 + 1, round((box.left + box.side) * scale)))
+        y1 = min(out_h, max(y0 + 1, round((box.top + box.side) * scale)))
+        patch = Image.fromarray(np.asarray(heat, dtype=np.float32)).resize((x1 - x0, y1 - y0), Image.BILINEAR)
+        total[y0:y1, x0:x1] += np.asarray(patch)
+        weight[y0:y1, x0:x1] += 1.0
+    return np.clip(np.divide(total, weight, out=np.zeros_like(total), where=weight > 0), 0.0, 1.0)
