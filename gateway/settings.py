@@ -46,7 +46,9 @@ class GatewaySettings(BaseSettings):
     max_pixels: int = Field(40_000_000, gt=0)
 
     # Fusion. The verdict is "uncertain" when the fused score lies within threshold ± uncertainty_band.
-    default_method: str = "average"
+    # Stacking uses the deployed meta-learner for the media type (make retrain) and averages, saying so in
+    # the answer's `method`, when none is deployed (e.g. video until it has a benchmark).
+    default_method: str = "stacking"
     threshold: float = Field(0.5, gt=0, lt=1)
     uncertainty_band: float = Field(0.1, ge=0, lt=0.5)
     # Attribution names a generator family only when it holds at least this share of the fake score;

@@ -9,7 +9,9 @@ Adding one is a builder function here:
 
 A builder returns an unfitted estimator with ``fit(X, y)`` and ``predict_proba(X)``. ``model_format``
 says how artifacts.py stores it: skops for scikit-learn, the library's own JSON/text for XGBoost and
-LightGBM. Every model runs single-threaded: the machine's two cores are shared with the detectors.
+LightGBM. ``complexity`` ranks how much a candidate can overfit (0 = a linear model): on an imported
+corpus the simplest candidate within one standard error of the best is deployed (crossval.py). Every
+model runs single-threaded: the machine's two cores are shared with the detectors.
 """
 
 from __future__ import annotations
@@ -41,20 +43,25 @@ class ClassifierSpec:
     grid: list[Params]
     space: Callable[[Any], Params]  # optuna.Trial -> params
     model_format: ModelFormat = "skops"
+    complexity: int = 5
 
 
 _CLASSIFIERS: dict[str, ClassifierSpec] = {}
 
 
 def register_classifier(
-    name: str, grid: list[Params], space: Callable[[Any], Params], model_format: ModelFormat = "skops"
+    name: str,
+    grid: list[Params],
+    space: Callable[[Any], Params],
+    model_format: ModelFormat = "skops",
+    complexity: int = 5,
 ) -> Callable[[Builder], Builder]:
     """Decorator: make ``build(params, seed)`` a candidate named ``name``."""
 
     def decorate(build: Builder) -> Builder:
         if name in _CLASSIFIERS:
             raise ValueError(f"classifier {name!r} is already registered")
-        _CLASSIFIERS[name] = ClassifierSpec(name, build, grid, space, model_format)
+        _CLASSIFIERS[name] = ClassifierSpec(name, build, grid, space, model_format, complexity)
         return build
 
     return decorate
@@ -78,6 +85,7 @@ def get_classifier(name: str) -> ClassifierSpec:
     "logistic_regression",
     grid=[{"C": c} for c in (0.01, 0.1, 1.0, 10.0)],
     space=lambda t: {"C": t.suggest_float("C", 1e-3, 1e2, log=True)},
+    complexity=0,
 )
 def build_logistic_regression(params: Params, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
@@ -97,6 +105,7 @@ def build_logistic_regression(params: Params, seed: int) -> Any:
         "min_samples_leaf": t.suggest_int("min_samples_leaf", 1, 20),
         "n_estimators": t.suggest_int("n_estimators", 50, 300, step=50),
     },
+    complexity=4,
 )
 def build_random_forest(params: Params, seed: int) -> Any:
     from sklearn.ensemble import RandomForestClassifier
@@ -140,6 +149,7 @@ def build_gradient_boosting(params: Params, seed: int) -> Any:
         "C": t.suggest_float("C", 1e-2, 1e2, log=True),
         "gamma": t.suggest_float("gamma", 1e-3, 1.0, log=True),
     },
+    complexity=3,
 )
 def build_svm(params: Params, seed: int) -> Any:
     from sklearn.calibration import CalibratedClassifierCV
@@ -162,6 +172,7 @@ def build_svm(params: Params, seed: int) -> Any:
         "n_neighbors": t.suggest_int("n_neighbors", 3, 61, step=2),
         "weights": t.suggest_categorical("weights", ["uniform", "distance"]),
     },
+    complexity=2,
 )
 def build_knn(params: Params, seed: int) -> Any:
     from sklearn.neighbors import KNeighborsClassifier
@@ -176,6 +187,7 @@ def build_knn(params: Params, seed: int) -> Any:
     "naive_bayes",
     grid=[{"var_smoothing": v} for v in (1e-9, 1e-3, 1e-1)],
     space=lambda t: {"var_smoothing": t.suggest_float("var_smoothing", 1e-10, 1.0, log=True)},
+    complexity=1,
 )
 def build_naive_bayes(params: Params, seed: int) -> Any:
     from sklearn.naive_bayes import GaussianNB

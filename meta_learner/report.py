@@ -14,23 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from meta_learner.metrics import LOG_LOSS_EPS, Metrics
+from meta_learner.metrics import Metrics, paired_difference
 from meta_learner.train import TrainResult
-
-
-def row_losses(labels: list[int], scores: list[float]) -> np.ndarray:
-    p = np.clip(np.asarray(scores, dtype=np.float64), LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
-    y = np.asarray(labels, dtype=np.float64)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
-
-
-def paired_difference(labels: list[int], a: list[float], b: list[float]) -> tuple[float, float]:
-    """Mean per-row log-loss of ``a`` minus ``b`` and the half-width of its 95% normal interval."""
-    diff = row_losses(labels, a) - row_losses(labels, b)
-    half = 1.96 * float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-    return float(diff.mean()), half
 
 
 def headline(result: TrainResult) -> dict[str, Any]:

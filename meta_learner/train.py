@@ -1,4 +1,6 @@
-"""Training of the stacked model: dropout augmentation, selection, calibration, the final fit, the test report.
+"""Training of the stacked model on the patch benchmark's splits: dropout augmentation, selection,
+calibration, the final fit, the test report. (On an imported corpus there are no splits: crossval.py
+cross-validates leave-source-out over the manifest's folds, reusing the pieces here.)
 
 Which rows it learns from: the detectors were trained on the benchmark's ``train`` split, so their
 scores there are over-confident (the report shows each detector's log-loss per split). A stacker
@@ -50,7 +52,11 @@ class TrainingError(RuntimeError):
 
 
 class TrainConfig(BaseModel):
-    """The knobs of one training run (``make retrain`` passes OPTIMIZER and TRIALS through)."""
+    """The knobs of one training run (``make retrain`` passes OPTIMIZER and TRIALS through).
+
+    On an imported corpus (crossval.py) the folds are the manifest's, so ``fit_splits`` and ``folds``
+    do not apply there; ``prefer_simple`` applies only there.
+    """
 
     fit_splits: list[Literal["train", "val"]] = ["val"]
     classifiers: list[str] = Field(default_factory=classifier_names)
@@ -60,6 +66,8 @@ class TrainConfig(BaseModel):
     dropout_copies: int = Field(2, ge=0)
     dropout_rate: float = Field(0.3, ge=0.0, lt=1.0)
     seed: int = 0
+    # Deploy the simplest candidate within one standard error of the best (imported corpus only).
+    prefer_simple: bool = True
 
 
 @dataclass
@@ -176,7 +184,9 @@ def grouped_folds(
 
 
 @dataclass
-class _Fold:
+class PreparedFold:
+    """One cross-validation fold: augmented, encoded training rows and the clean held-out rows' indices."""
+
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
@@ -185,7 +195,7 @@ class _Fold:
 
 def _prepare_folds(
     data: TrainingData, fit_rows: np.ndarray, config: TrainConfig
-) -> tuple[list[_Fold], list[tuple[np.ndarray, np.ndarray]]]:
+) -> tuple[list[PreparedFold], list[tuple[np.ndarray, np.ndarray]]]:
     labels, groups = data.labels[fit_rows], data.groups[fit_rows]
     splits = grouped_folds(labels, groups, config.folds, config.seed)
     rng = np.random.default_rng(config.seed)
@@ -194,7 +204,7 @@ def _prepare_folds(
         observations = [data.observations[fit_rows[i]] for i in train_idx]
         augmented, origin = dropout_augment(observations, config.dropout_copies, config.dropout_rate, rng)
         prepared.append(
-            _Fold(
+            PreparedFold(
                 x_train=encode(data.spec, augmented),
                 y_train=labels[train_idx][origin],
                 x_test=encode(data.spec, [data.observations[fit_rows[i]] for i in test_idx]),
@@ -207,7 +217,8 @@ def _prepare_folds(
 # Selection -----------------------------------------------------------------------------------------
 
 
-def _fit(spec: ClassifierSpec, params: Params, x: np.ndarray, y: np.ndarray, seed: int) -> Any:
+def fit_model(spec: ClassifierSpec, params: Params, x: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    """``spec`` built with ``params`` and fitted on (x, y), quietly."""
     model = spec.build(params, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on tiny folds; the score says enough
@@ -215,16 +226,19 @@ def _fit(spec: ClassifierSpec, params: Params, x: np.ndarray, y: np.ndarray, see
     return model
 
 
-def _out_of_fold(spec: ClassifierSpec, params: Params, folds: list[_Fold], n: int, seed: int) -> np.ndarray:
+def out_of_fold_scores(
+    spec: ClassifierSpec, params: Params, folds: list[PreparedFold], n: int, seed: int
+) -> np.ndarray:
+    """P(fake) of every held-out row from a model fitted on its fold's training rows."""
     oof = np.empty(n)
     for fold in folds:
-        model = _fit(spec, params, fold.x_train, fold.y_train, seed)
+        model = fit_model(spec, params, fold.x_train, fold.y_train, seed)
         oof[fold.test_index] = model.predict_proba(fold.x_test)[:, 1]
     return oof
 
 
-def _select(
-    spec: ClassifierSpec, folds: list[_Fold], labels: np.ndarray, config: TrainConfig, bar: tqdm
+def select_params(
+    spec: ClassifierSpec, folds: list[PreparedFold], labels: np.ndarray, config: TrainConfig, bar: tqdm
 ) -> tuple[Params, float, np.ndarray, int]:
     """Best parameters of one candidate by out-of-fold log-loss: (params, loss, oof scores, tried)."""
     best: tuple[Params, float, np.ndarray] | None = None
@@ -236,7 +250,7 @@ def _select(
         tried += 1
         bar.update(1)
         try:
-            oof = _out_of_fold(spec, params, folds, len(labels), config.seed)
+            oof = out_of_fold_scores(spec, params, folds, len(labels), config.seed)
         except Exception as exc:  # e.g. more neighbours than rows on a tiny set: try the other points
             last_error = exc
             return float("inf")
@@ -313,7 +327,7 @@ def _train(data: TrainingData, config: TrainConfig, progress: bool) -> TrainResu
         for spec in specs:
             t0 = time.perf_counter()
             try:
-                params, loss, oof, tried = _select(spec, folds, labels, config, bar)
+                params, loss, oof, tried = select_params(spec, folds, labels, config, bar)
             except Exception as exc:  # one broken candidate must not sink the others; the report names it
                 log.warning("classifier %s failed: %s", spec.name, exc)
                 candidates.append(CandidateResult(name=spec.name, error=f"{type(exc).__name__}: {exc}"))
@@ -350,7 +364,7 @@ def _train(data: TrainingData, config: TrainConfig, progress: bool) -> TrainResu
     test_sources = list(data.sources[test_rows])
     final_model = None
     for candidate in scored:
-        model = _fit(get_classifier(candidate.name), candidate.params, x_fit, y_fit, config.seed)
+        model = fit_model(get_classifier(candidate.name), candidate.params, x_fit, y_fit, config.seed)
         candidate.test = evaluate(y_test, model.predict_proba(x_test)[:, 1], test_sources)
         if candidate.name == winner.name:
             final_model = model

@@ -6,10 +6,21 @@
     python -m scripts.retrain --media-type image --optimizer optuna --trials 30
     python -m scripts.retrain --media-type image --from-cache       # make eval: no detector is asked
 
+What it learns from (``--manifest``; by default the imported corpus data/benchmark/corpus/manifest.csv
+when there is one, else the patch benchmark data/benchmark/manifest.csv):
+
+- an **imported corpus** (``make benchmark CORPUS=...``): every ready detector whose train.py published
+  out-of-fold answers for the weights it serves (detectors/<package>/weights/oof_answers.json, checked by
+  meta_learner/oof.py) contributes those; every other detector (e.g. metadata_provenance, which has no
+  training) is asked live through the gateway's fan-out client, cached. The stacker is cross-validated
+  leave-source-out over the manifest's folds (meta_learner/crossval.py), with no train/val/test split.
+- the **patch benchmark**: every detector is asked live and the stacker is fitted on ``val`` and
+  scored on ``test`` (meta_learner/train.py).
+
 Retrain checks that every enabled detector for the media type is ready (and names the ones that are
-not), sends the benchmark through the gateway's fan-out client (only what the cache lacks), trains,
-writes meta_learner/reports/<media>/<version>.md + .json and the artifact, then switches the deployed
-pointer; a running gateway picks the new version up within a second, without a restart.
+not), gathers the answers, trains, writes meta_learner/reports/<media>/<version>.md + .json and the
+artifact, then switches the deployed pointer; a running gateway picks the new version up within a
+second, without a restart.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -28,9 +40,22 @@ from pydantic import BaseModel
 
 from gateway.fanout import FanoutClient
 from gateway.registry import DEFAULT_REGISTRY_PATH, DetectorEntry, load_registry
-from meta_learner import artifacts, paths
-from meta_learner.dataset import BenchmarkItem, read_manifest, training_data_hash
-from meta_learner.features import FeatureSpec
+from meta_learner import artifacts, crossval_report, paths
+from meta_learner.calibration import Calibrator
+from meta_learner.classifiers import Params
+from meta_learner.crossval import CorpusData, train_leave_source_out
+from meta_learner.dataset import (
+    BenchmarkItem,
+    ManifestError,
+    corpus_training_hash,
+    default_manifest,
+    is_corpus_manifest,
+    read_corpus,
+    read_manifest,
+    training_data_hash,
+)
+from meta_learner.features import DetectorAnswer, FeatureSpec, Observation
+from meta_learner.oof import OofAnswers, OofError, oof_path, read_oof_answers
 from meta_learner.query import FeatureCache, Fingerprint, collect, probe_all, read_observations
 from meta_learner.report import headline, write_report
 from meta_learner.train import TrainConfig, TrainingData, TrainingError, train
@@ -54,6 +79,7 @@ class RetrainOptions(BaseModel):
     artifacts_dir: Path = paths.ARTIFACTS_DIR
     reports_dir: Path = paths.REPORTS_DIR
     cache_dir: Path = paths.CACHE_DIR
+    detectors_dir: Path = paths.DETECTORS_DIR  # where detectors/<package>/weights/oof_answers.json live
     concurrency: int = 8
     progress: bool = True
     config: TrainConfig = TrainConfig()
@@ -64,8 +90,10 @@ class RetrainOutcome(BaseModel):
     report: Path
     artifact: Path
     deployed: bool
+    evaluation: str = "test split"  # or "leave-source-out (out-of-fold)" on an imported corpus
     stacking_log_loss: float
     stacking_at_least_as_good_as_all: bool
+    targets_met: bool | None = None  # issue #12's targets, on an imported corpus
     seconds: float
 
 
@@ -120,7 +148,10 @@ async def retrain(
     if not entries:
         raise RetrainError(f"no enabled detector handles {media} in {options.registry}")
     _warn_unknown_detectors(options, entries)
-    items = read_manifest(options.manifest or paths.DEFAULT_MANIFESTS[media])
+    manifest_path = options.manifest or default_manifest(media)
+    if is_corpus_manifest(manifest_path):
+        return await _retrain_on_corpus(options, manifest_path, entries, transport, started)
+    items = read_manifest(manifest_path)
     say(f"{len(items)} {media} files, detectors: {', '.join(e.name for e in entries)}")
 
     with FeatureCache(options.cache_dir / f"{media}.sqlite") as cache:
@@ -157,26 +188,22 @@ async def retrain(
     by_name = {f.name: f for f in fingerprints}
     context = {
         "detectors": {e.name: by_name[e.name].key if e.name in by_name else "not ready" for e in entries},
-        "manifest": str(options.manifest or paths.DEFAULT_MANIFESTS[media]),
+        "manifest": str(manifest_path),
         "queries": collect_summary or "none (from cache)",
         "command": f"make {'eval' if options.from_cache else 'retrain'} MEDIA_TYPE={media}",
     }
     report_md, _ = write_report(options.reports_dir, version, result, context)
-    manifest = artifacts.ArtifactManifest(
-        version=version,
-        media_type=media,
-        created_at=datetime.now(UTC),
-        classifier=result.winner,
-        params=result.params,
-        model_format=_format_of(result.winner),
-        model_file="",
-        model_sha256="",
-        features=spec.names,
-        spec=spec,
-        detector_versions={e.name: by_name[e.name].version if e.name in by_name else None for e in entries},
-        detector_fingerprints={e.name: by_name[e.name].key if e.name in by_name else None for e in entries},
-        calibrator=result.calibrator,
-        training_data_hash=training_data_hash(items, shas, {f.name: f.key for f in fingerprints}),
+    artifact = _save_and_deploy(
+        options,
+        version,
+        spec,
+        entries,
+        by_name,
+        result.winner,
+        result.params,
+        result.calibrator,
+        result.model,
+        training_data_hash(items, shas, {f.name: f.key for f in fingerprints}),
         metrics={
             "test": result.stacking_test.model_dump(),
             "cv_log_loss": result.stacking_val_cv_log_loss,
@@ -184,9 +211,6 @@ async def retrain(
         },
         config=result.config.model_dump(),
     )
-    artifact = artifacts.save_artifact(options.artifacts_dir, manifest, result.model)
-    if options.deploy:
-        artifacts.deploy(options.artifacts_dir, media, version)
     head = headline(result)
     return RetrainOutcome(
         version=version,
@@ -195,6 +219,262 @@ async def retrain(
         deployed=options.deploy,
         stacking_log_loss=head["stacking_log_loss"],
         stacking_at_least_as_good_as_all=head["stacking_at_least_as_good_as_all"],
+        seconds=round(time.perf_counter() - started, 1),
+    )
+
+
+def _save_and_deploy(
+    options: RetrainOptions,
+    version: str,
+    spec: FeatureSpec,
+    entries: list[DetectorEntry],
+    used: dict[str, Fingerprint],
+    winner: str,
+    params: Params,
+    calibrator: Calibrator,
+    model: object,
+    data_hash: str,
+    metrics: dict[str, object],
+    config: dict[str, object],
+) -> Path:
+    """Write the artifact (the detectors in ``used`` with their versions, the rest as None) and deploy it."""
+    manifest = artifacts.ArtifactManifest(
+        version=version,
+        media_type=options.media_type,
+        created_at=datetime.now(UTC),
+        classifier=winner,
+        params=params,
+        model_format=_format_of(winner),
+        model_file="",
+        model_sha256="",
+        features=spec.names,
+        spec=spec,
+        detector_versions={e.name: used[e.name].version if e.name in used else None for e in entries},
+        detector_fingerprints={e.name: used[e.name].key if e.name in used else None for e in entries},
+        calibrator=calibrator,
+        training_data_hash=data_hash,
+        metrics=metrics,
+        config=config,
+    )
+    artifact = artifacts.save_artifact(options.artifacts_dir, manifest, model)
+    if options.deploy:
+        artifacts.deploy(options.artifacts_dir, options.media_type, version)
+    return artifact
+
+
+# On an imported corpus -------------------------------------------------------------------------------
+
+OUT_OF_FOLD = "out-of-fold"
+LIVE = "live"
+
+
+@dataclass
+class AnswerPlan:
+    """Where each registry detector's answers come from on an imported corpus."""
+
+    origin: dict[str, str] = field(default_factory=dict)  # name -> out-of-fold | live | missing (why)
+    oof: dict[str, OofAnswers] = field(default_factory=dict)
+    live: list[str] = field(default_factory=list)
+
+    def used(self, fingerprints: list[Fingerprint]) -> dict[str, Fingerprint]:
+        """The fingerprints of the detectors whose answers are features (not missing)."""
+        return {f.name: f for f in fingerprints if f.name in self.oof or f.name in self.live}
+
+
+def _plan_answers(
+    entries: list[DetectorEntry],
+    fingerprints: list[Fingerprint],
+    items: list[BenchmarkItem],
+    manifest_sha256: str,
+    options: RetrainOptions,
+) -> AnswerPlan:
+    """Out-of-fold answers for every ready detector that publishes them for the weights it serves; live
+    answers for the others. A file that does not match is an error (or, with ALLOW_MISSING=1, the detector
+    is left out)."""
+    by_name = {f.name: f for f in fingerprints}
+    shas = [item.sha256 for item in items]
+    plan = AnswerPlan()
+    for entry in entries:
+        name = entry.name
+        fingerprint = by_name.get(name)
+        if fingerprint is None:
+            plan.origin[name] = "missing (not ready)"
+            continue
+        path = oof_path(entry, options.detectors_dir)
+        try:
+            answers = read_oof_answers(path, fingerprint, manifest_sha256, package=entry.package)
+        except FileNotFoundError:
+            plan.live.append(name)
+            plan.origin[name] = LIVE
+            if fingerprint.weights_sha256:
+                say(
+                    f"note: {name} publishes no out-of-fold answers ({path}): asked live. Fine if it was not "
+                    f"trained on this corpus; if it was, its answers on its own training images are "
+                    f"over-confident: make train-detector NAME={name} writes them."
+                )
+            continue
+        except OofError as exc:
+            if not options.allow_missing:
+                raise RetrainError(f"{exc}\nOr retrain the stacker without {name}: ALLOW_MISSING=1") from None
+            say(f"warning: training without {name} (ALLOW_MISSING=1): {exc}")
+            plan.origin[name] = "missing (out-of-fold answers do not match)"
+            continue
+        unanswered = [sha for sha in shas if sha not in answers.listed]
+        if len(unanswered) > MAX_FAILURE_SHARE * len(shas) and not options.allow_missing:
+            raise RetrainError(
+                f"{path}: answers {len(shas) - len(unanswered)} of the manifest's {len(shas)} images. Write them "
+                f"again: make train-detector NAME={name} (or ALLOW_MISSING=1 to treat the rest as missing)"
+            )
+        if unanswered:
+            say(f"warning: {name}'s out-of-fold answers lack {len(unanswered)} image(s): missing there")
+        plan.oof[name] = answers
+        plan.origin[name] = OUT_OF_FOLD
+    return plan
+
+
+def _check_sent_bytes(items: list[BenchmarkItem], sent: list[str]) -> None:
+    """The bytes sent to the live detectors must be the ones the import hashed (the out-of-fold answers
+    and the fold assignment are keyed by that sha256)."""
+    changed = [item for item, sha in zip(items, sent, strict=True) if sha != item.sha256]
+    if changed:
+        raise RetrainError(
+            f"{len(changed)} image(s) differ from the sha256 the corpus import recorded (first: {changed[0].path}): "
+            "import the corpus again (make benchmark CORPUS=...)"
+        )
+
+
+async def _retrain_on_corpus(
+    options: RetrainOptions,
+    manifest_path: Path,
+    entries: list[DetectorEntry],
+    transport: httpx.AsyncBaseTransport | None,
+    started: float,
+) -> RetrainOutcome:
+    """Leave-source-out retraining on an imported corpus (see the module docstring)."""
+    media = options.media_type
+    items = read_corpus(manifest_path, check_files=not options.from_cache)
+    manifest_sha256 = await asyncio.to_thread(file_sha256, manifest_path)
+    shas = [item.sha256 for item in items]
+    n_sources, n_folds = len({i.source for i in items}), len({i.fold for i in items})
+    say(
+        f"{len(items)} images from {n_sources} sources in {n_folds} folds ({manifest_path}); "
+        f"detectors: {', '.join(e.name for e in entries)}"
+    )
+    with FeatureCache(options.cache_dir / f"{media}.sqlite") as cache:
+        collect_summary: dict[str, object] = {}
+        if options.from_cache:
+            recorded = cache.latest_collection(media)
+            if recorded is None:
+                raise RetrainError(
+                    f"no cached {media} features yet: run make retrain MEDIA_TYPE={media} first"
+                )
+            fingerprints = recorded
+            plan = _plan_answers(entries, fingerprints, items, manifest_sha256, options)
+        else:
+            async with FanoutClient(transport=transport) as fanout:
+                fingerprints = await _fingerprints_from_detectors(entries, fanout, options.allow_missing)
+                plan = _plan_answers(entries, fingerprints, items, manifest_sha256, options)
+                live_entries = [e for e in entries if e.name in plan.live]
+                if live_entries:
+                    sent, stats = await collect(
+                        items,
+                        media,
+                        live_entries,
+                        [f for f in fingerprints if f.name in plan.live],
+                        fanout,
+                        cache,
+                        options.concurrency,
+                        options.progress,
+                    )
+                    _check_sent_bytes(items, sent)
+                    collect_summary = stats.summary()
+                    _check_failures(stats.failed, len(items), options.allow_missing, stats.first_error)
+            cache.record_collection(media, fingerprints)
+        live_fingerprints = [f for f in fingerprints if f.name in plan.live]
+        live, uncached = read_observations(shas, live_fingerprints, cache)
+    if uncached:
+        say(f"note: images without a cached live answer (treated as missing): {dict(uncached)}")
+    observations: list[Observation] = []
+    for sha, answered in zip(shas, live, strict=True):
+        row: dict[str, DetectorAnswer] = dict(answered)
+        for name, answers in plan.oof.items():
+            answer = answers.get(sha)
+            if answer is not None:
+                row[name] = answer
+        observations.append(row)
+    say("answers: " + ", ".join(f"{name} {origin}" for name, origin in plan.origin.items()))
+
+    used = plan.used(fingerprints)
+    spec = FeatureSpec(
+        media_type=media,
+        detectors=[e.name for e in entries],
+        classes={name: f.classes for name, f in used.items() if f.classes},
+    )
+    data = CorpusData(
+        spec=spec,
+        observations=observations,
+        labels=np.asarray([int(i.is_fake) for i in items]),
+        folds=np.asarray([i.fold for i in items]),
+        sources=np.asarray([i.source for i in items]),
+        families=np.asarray([i.family for i in items]),
+        weights={e.name: e.weight for e in entries},
+        answers=plan.origin,
+    )
+    result = train_leave_source_out(data, options.config, progress=options.progress)
+
+    version = _unused_version(options.artifacts_dir, media)
+    oof_files = {
+        name: {"file": str(a.path), "sha256": a.file_sha256, "folds": a.folds, "abstained": a.abstained}
+        for name, a in plan.oof.items()
+    }
+    context = {
+        "manifest": str(manifest_path),
+        "manifest_sha256": manifest_sha256,
+        "detectors": {e.name: used[e.name].key if e.name in used else plan.origin[e.name] for e in entries},
+        "answers": plan.origin,
+        "out_of_fold_files": oof_files,
+        "live_queries": collect_summary or ("none (from cache)" if options.from_cache else "none"),
+        "command": f"make {'eval' if options.from_cache else 'retrain'} MEDIA_TYPE={media}",
+    }
+    report_md, _ = crossval_report.write_report(options.reports_dir, version, result, context)
+    head = crossval_report.headline(result)
+    provenance = {
+        name: f.key + (f"+oof:{plan.oof[name].file_sha256}" if name in plan.oof else "")
+        for name, f in used.items()
+    }
+    artifact = _save_and_deploy(
+        options,
+        version,
+        spec,
+        entries,
+        used,
+        result.winner,
+        result.params,
+        result.calibrator,
+        result.model,
+        corpus_training_hash(items, provenance),
+        metrics={
+            "evaluation": "leave-source-out, out-of-fold",
+            "oof": result.stacking.oof.model_dump(),
+            "targets": [c.model_dump() for c in result.checks],
+            "headline": head,
+        },
+        config={
+            **result.config.model_dump(),
+            "manifest_sha256": manifest_sha256,
+            "answers": plan.origin,
+            "selection": result.selection,
+        },
+    )
+    return RetrainOutcome(
+        version=version,
+        report=report_md,
+        artifact=artifact,
+        deployed=options.deploy,
+        evaluation="leave-source-out (out-of-fold)",
+        stacking_log_loss=head["stacking_log_loss"],
+        stacking_at_least_as_good_as_all=head["stacking_at_least_as_good_as_all"],
+        targets_met=head["targets_met"],
         seconds=round(time.perf_counter() - started, 1),
     )
 
@@ -254,8 +534,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-deploy", action="store_true", help="write the artifact but leave the pointer")
     parser.add_argument("--optimizer", choices=["grid", "optuna"], default="grid")
     parser.add_argument("--trials", type=int, default=20, help="Optuna trials per classifier")
-    parser.add_argument("--fit-splits", default="val", help="comma list of splits the stacker learns from")
-    parser.add_argument("--manifest", type=Path, help="benchmark manifest (default: data/benchmark/...)")
+    parser.add_argument(
+        "--fit-splits",
+        default="val",
+        help="patch benchmark only: comma list of splits the stacker learns from",
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        help="imported corpus or patch benchmark manifest (default: data/benchmark/corpus/manifest.csv "
+        "when it exists, else data/benchmark/manifest.csv)",
+    )
     parser.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY_PATH)
     parser.add_argument("--concurrency", type=int, default=8, help="files in flight at once")
     parser.add_argument("--artifacts-dir", type=Path, default=paths.ARTIFACTS_DIR)
@@ -281,16 +570,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         outcome = asyncio.run(retrain(options))
-    except (RetrainError, TrainingError, artifacts.ArtifactError, ValueError) as exc:
+    except (RetrainError, TrainingError, ManifestError, artifacts.ArtifactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     say(f"\nreport:   {outcome.report}")
     say(f"artifact: {outcome.artifact}" + (" (deployed)" if outcome.deployed else " (not deployed)"))
     verdict = "at least as good as" if outcome.stacking_at_least_as_good_as_all else "NOT better than"
     say(
-        f"stacking test log-loss {outcome.stacking_log_loss:.4f}: {verdict} the best single detector, "
-        f"voting and averaging (see the report)"
+        f"stacking {outcome.evaluation} log-loss {outcome.stacking_log_loss:.4f}: {verdict} the best single "
+        f"detector, voting and averaging (see the report)"
     )
+    if outcome.targets_met is not None:
+        say(f"issue #12 targets: {'all met' if outcome.targets_met else 'NOT all met'} (see the report)")
     say(f"done in {outcome.seconds:.0f} s")
     return 0
 

@@ -162,6 +162,9 @@ def make_settings(**overrides: Any) -> GatewaySettings:
         "breaker_cooldown_s": 10.0,
         "models_cache_s": 0.0,
         "auth_required": False,
+        # The fake registries match no deployed meta-learner: plain averaging keeps these tests about what
+        # they test (test_stacking.py covers the stacking default).
+        "default_method": "average",
     }
     base.update(overrides)
     return GatewaySettings(**base)

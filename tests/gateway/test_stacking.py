@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gateway.fusion import FusionContext, Vote
 from gateway.fusion.stacking import ArtifactWatcher, StackingStrategy, StackingUnavailable
+from gateway.settings import DEFAULT_CONFIG_FILE, GatewaySettings
 from meta_learner import artifacts
 from support.meta_learning import save_fitted_artifact
+from support.video import plain_video
 
 DETECTORS = ("strong", "weak", "attr", "meta")
 
@@ -161,3 +164,31 @@ async def test_detect_refuses_an_artifact_for_other_detectors_and_averages(
         body = (await client.post("/detect", files=upload(png), data={"ensemble_method": "stacking"})).json()
     assert body["method"].startswith("average (stacking unavailable: deployed meta-learner for image refused")
     assert body["score_fake"] == pytest.approx(0.8)
+
+
+# Stacking is the default --------------------------------------------------------------------------
+
+
+def test_stacking_is_the_default_method_in_the_settings_and_the_repository_config():
+    assert GatewaySettings.model_fields["default_method"].default == "stacking"
+    assert yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())["default_method"] == "stacking"
+
+
+async def test_by_default_images_stack_and_video_without_an_artifact_averages_and_says_so(
+    fakes, gateway_client, gw, png, tmp_path
+):
+    save_fitted_artifact(tmp_path, "v1")  # an image meta-learner only; no video one
+    for name in DETECTORS:
+        fakes.set(name, fakes.ok(0.9))
+    fakes.set("vid", fakes.ok(0.8))
+    registry = gw.registry(*DETECTORS, "vid", vid={"media_types": ["video"]})
+    # The settings' own default, whatever the other gateway tests pin for themselves.
+    default = GatewaySettings.model_fields["default_method"].default
+    async with gateway_client(registry, meta_learner_dir=tmp_path, default_method=default) as client:
+        image = (await client.post("/detect", files=upload(png))).json()
+        clip = {"file": ("clip.mp4", plain_video(n=6), "application/octet-stream")}
+        video = (await client.post("/detect", files=clip)).json()
+    assert image["method"] == "stacking (image/v1)"
+    assert video["media_type"] == "video"
+    assert video["method"] == "average (stacking unavailable: no deployed meta-learner for video)"
+    assert video["score_fake"] == pytest.approx(0.8)

@@ -97,3 +97,88 @@ def save_fitted_artifact(
     if deploy:
         artifacts.deploy(root, "image", version)
     return path
+
+
+# An imported corpus and detectors' out-of-fold answers (make retrain on a corpus) -------------------
+
+# (source, label, family, fold): every source in one fold, each fold with real and AI images.
+TINY_CORPUS_SOURCES = (
+    ("cams:alice", "real", "real", 0),
+    ("cams:bob", "real", "real", 1),
+    ("cams:carol", "real", "real", 2),
+    ("cams:dave", "real", "real", 3),
+    ("gens:sd-prompts", "fake", "sd", 0),
+    ("gens:sd-gallery", "fake", "sd", 1),
+    ("gens:flux-demo", "fake", "flux", 2),
+    ("gens:flux-art", "fake", "flux", 3),
+)
+
+
+def write_tiny_corpus(root: Path, per_source: int = 10, size: int = 32, seed: int = 0) -> Path:
+    """An imported corpus in the layout ``make benchmark CORPUS=...`` writes (benchmark/corpus.py's own
+    writer): JPEGs named by sha256 and manifest.csv with the folds of TINY_CORPUS_SOURCES, each source
+    whole. Written directly rather than through the import (support/tiny_corpus.py does that) so the
+    tests know every fold, and it takes a fraction of a second."""
+    from benchmark.corpus import CorpusRow, write_imported
+    from support.tiny_benchmark import tiny_image
+    from tribunal_sdk.media import file_sha256
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for source, label, family, fold in TINY_CORPUS_SOURCES:
+        for i in range(per_source):
+            kind = "real" if label == "real" else ("flux" if family == "flux" else "sim_nearest_conv")
+            tmp = root / "incoming" / f"{source.replace(':', '_')}_{i}.jpg"
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tiny_image(kind, rng, size).save(tmp, quality=95)
+            sha = file_sha256(tmp)
+            rel = Path("images") / sha[:2] / f"{sha}.jpg"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            tmp.replace(root / rel)
+            rows.append(
+                CorpusRow(
+                    path=rel,
+                    label=label,
+                    generator=family,
+                    family=family,
+                    class_name=family,
+                    source=source,
+                    fold=fold,
+                    corpus="tiny",
+                    origin_path=f"{source}/{i}.jpg",
+                    subset="general",
+                    orig_format="JPEG",
+                    orig_width=size,
+                    orig_height=size,
+                    stored_side=size,
+                    sha256=sha,
+                    phash="0" * 16,
+                )
+            )
+    (root / "incoming").rmdir()
+    manifest = root / "manifest.csv"
+    write_imported(manifest, rows)
+    return manifest
+
+
+def write_oof_file(
+    path: Path,
+    detector: str,
+    manifest: Path,
+    score,
+    weights_sha256: tuple[str, ...] = ("a" * 64,),
+    classes: tuple[str, ...] | None = None,
+) -> Path:
+    """``path`` written by the detectors' own writer (detectors/common/corpus_training.py), with
+    ``score(sha256) -> P(fake)`` as each image's out-of-fold answer; attribution classes share it."""
+    from detectors.common.corpus_training import CorpusSet, write_oof_answers
+
+    corpus = CorpusSet.load(manifest)
+    probs = np.asarray([score(row.sha256) for row in corpus.rows])
+    class_probs = None
+    if classes:
+        fakes = [c for c in classes if c != "real"]
+        class_probs = np.asarray([[1 - p if c == "real" else p / len(fakes) for c in classes] for p in probs])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_oof_answers(path, detector, corpus, probs, list(weights_sha256), class_probs, classes)
+    return path
