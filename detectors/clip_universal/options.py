@@ -48,8 +48,10 @@ class ClipOptions(BaseModel):
 class DefaultOptions(BaseModel):
     """The out-of-the-box mode: EfficientNet-Lite multi-stage features and a head trained here."""
 
-    backbone: Literal["lite0", "lite2"] = "lite0"
-    head: str = "probe_efficientnet_lite0.pth"
+    backbones: list[Literal["lite0", "lite2"]] = Field(
+        default_factory=lambda: ["lite0", "lite2"], min_length=1
+    )
+    head: str = "probe_efficientnet_lite0_lite2.pth"
 
 
 class DetectorOptions(BaseModel):

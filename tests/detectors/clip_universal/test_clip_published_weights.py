@@ -57,6 +57,12 @@ def _reference(model: torch.nn.Module, fc_state: dict, image) -> tuple[float, fl
     return logit.item(), torch.sigmoid(logit).item()
 
 
+@pytest.fixture(autouse=True)
+def _one_centre_crop(monkeypatch):
+    """The paper's protocol, which these tests compare against: the centre 224 pixels only."""
+    monkeypatch.setenv("TRIBUNAL_CROPS", "1")
+
+
 def _clip_detector(
     weights, sha256, fc_path, fc_sha256=None, model="ViT-L-14-quickgelu"
 ) -> ClipUniversalDetector:

@@ -4,7 +4,6 @@ import base64
 import io
 import time
 
-import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -51,15 +50,16 @@ def client(default_detector):
         yield c
 
 
-def test_info_names_the_backbone_in_use(client, default_detector):
+def test_info_names_the_backbone_and_the_view(client, default_detector):
     info = client.get("/info").json()
     head = default_detector.options.default.head
     pinned = next(w for w in default_detector.spec.weights if w.file == head)
-    assert info["name"] == "clip_universal" and info["task"] == "binary" and info["input_size"] == 224
-    assert info["backbone"] == f"efficientnet_{default_detector.options.default.backbone}"
+    assert info["name"] == "clip_universal" and info["task"] == "binary" and info["input_size"] == 512
+    assert info["backbone"] == "efficientnet_" + "+".join(default_detector.options.default.backbones)
     assert info["mode"] == "default (no CLIP weights)"
     assert info["weights"][0] == {"file": head, "sha256": pinned.sha256, "origin": pinned.origin}
     assert info["feature_dim"] == default_detector.model.encoder.dim
+    assert info["crops"] == 5 and info["crop_px"] == 512 and "resized" in info["preprocessing"]
 
 
 def test_committed_head_is_small_pinned_and_weights_only(default_detector):
@@ -68,61 +68,72 @@ def test_committed_head_is_small_pinned_and_weights_only(default_detector):
     assert path.stat().st_size < 25_000_000
     state = torch.load(path, map_location="cpu", weights_only=True)
     assert set(state) == {"weight", "bias"}
-    assert (default_detector.directory() / "weights" / "MODEL_CARD.md").is_file()
+    weights_dir = default_detector.directory() / "weights"
+    assert (weights_dir / "MODEL_CARD.md").is_file() and (weights_dir / "oof_answers.json").is_file()
 
 
-def test_predict_equals_the_probe_on_the_crop(client, default_detector, make_image):
-    image = make_image(300, 280, seed=11)
+def test_a_large_upload_is_five_crops_whose_logits_are_averaged(client, default_detector, make_image):
+    image = make_image(1024, 1024, seed=11)
     response = client.post("/predict", files={"file": ("x.png", encode(image, "PNG"), "image/png")})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["detector"] == "clip_universal" and 0.0 <= body["prob_fake"] <= 1.0
-    assert body["details"]["padded"] is False and body["warnings"] == []
-    # The same number from the pieces: encoder features of the centre crop -> the committed head.
-    model = default_detector.model
-    crop = image.crop((38, 28, 262, 252))  # round((300-224)/2), round((280-224)/2)
-    x = (torch.from_numpy(np.asarray(crop, np.float32) / 255).permute(2, 0, 1)[None] - 0.5) / 0.5
+    assert body["details"]["crops"] == 5 and body["details"]["analysed_crop_px"] == 512
+    # The same number from the pieces: the centre and the four corners, each resized per backbone.
+    boxes = [(256, 256), (0, 0), (512, 0), (0, 512), (512, 512)]
+    crops = [image.crop((x, y, x + 512, y + 512)) for x, y in boxes]
     head = load_linear_head(
         default_detector.weights_path(default_detector.options.default.head),
         default_detector.spec.weights[0].sha256,
-        model.encoder.dim,
+        default_detector.model.encoder.dim,
     )
     with torch.no_grad():
-        expected = torch.sigmoid(head(model.encoder(x)))[0, 0].item()
+        logits = head(default_detector.model.encoder.encode_views(crops))[:, 0]
+    expected = torch.sigmoid(logits.double().mean()).item()
     assert body["prob_fake"] == pytest.approx(expected, abs=1e-5)
 
 
+def test_one_crop_when_the_operator_asks(monkeypatch, make_image):
+    monkeypatch.setenv("TRIBUNAL_CROPS", "1")
+    detector = ClipUniversalDetector(device="cpu")
+    assert detector.crops == 1
+    monkeypatch.setenv("TRIBUNAL_CROPS", "zero")
+    with pytest.raises(ValueError, match="TRIBUNAL_CROPS"):
+        ClipUniversalDetector(device="cpu")
+
+
 def test_batching_does_not_change_scores(default_detector, make_image):
-    images = [make_image(256, 256, seed=s) for s in (1, 2, 3)]
+    images = [make_image(256, 256, seed=s) for s in (1, 2, 3)] + [make_image(700, 520, seed=4)]
     inputs = [ImageInput(image=img, raw=b"", format="png") for img in images]
     together = [p.prob_fake for p in default_detector.predict_batch(inputs)]
     alone = [default_detector.predict_batch([item])[0].prob_fake for item in inputs]
     assert together == pytest.approx(alone, abs=1e-5)
 
 
-def test_small_image_is_padded_and_says_so(client, make_image):
+def test_small_image_is_crops_of_its_shorter_side_without_padding(client, make_image):
     body = client.post(
         "/predict", files={"file": ("s.jpg", encode(make_image(120, 90), "JPEG"), "image/jpeg")}
     ).json()
-    assert body["details"]["padded"] is True
-    assert PADDED_WARNING in body["warnings"]
+    # 90 x 90 windows: the centre one and the two ends of the wider side.
+    assert body["details"]["crops"] == 3 and body["details"]["analysed_crop_px"] == 90
+    assert body["details"]["padded"] is False and PADDED_WARNING not in body["warnings"]
 
 
-def test_explain_returns_a_gradcam_png(client, default_detector, make_image):
-    image = make_image(400, 300, seed=5)
+def test_explain_covers_the_whole_image(client, default_detector, make_image):
+    image = make_image(1024, 768, seed=5)
     response = client.post(
         "/predict?explain=true", files={"file": ("x.png", encode(image, "PNG"), "image/png")}
     )
     body = response.json()
     assert response.status_code == 200 and body["heatmap_png"], body
     png = Image.open(io.BytesIO(base64.b64decode(body["heatmap_png"])))
-    assert png.format == "PNG" and png.size == (400, 300)
-    # The map itself: non-trivial inside the analysed crop, zero outside it.
+    assert png.format == "PNG" and png.size == (512, 384)  # the SDK sends maps at most 512 px a side
     item = ImageInput(image=image, raw=b"", format="png")
     heat = default_detector.explain(item, default_detector.predict_batch([item])[0])
-    assert heat.shape == (300, 400)
-    assert heat[38:262, 88:312].std() > 0.01 and heat[38:262, 88:312].max() > 0.5
-    assert not heat[:, :88].any() and not heat[:38].any()
+    assert heat.shape == (384, 512) and heat.min() >= 0.0 and heat.max() <= 1.0
+    # Evidence is mapped in every corner, not only in the centre crop.
+    for corner in (heat[:64, :64], heat[:64, -64:], heat[-64:, :64], heat[-64:, -64:]):
+        assert corner.max() > 0.05
 
 
 def test_missing_default_head_keeps_the_service_alive_but_not_ready():
