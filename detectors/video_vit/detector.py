@@ -8,15 +8,20 @@ and take the first track above 0.55 (else the mean of the tracks) as the video's
 judge, and a 0.5 would be read as evidence. "frames" mode scores whole frames instead.
 
 Runs the published ``cross_efficient_vit.pth`` when configured (options.py), else the smaller default
-trained here (weights/MODEL_CARD.md says what it can be trusted for).
+trained here (weights/MODEL_CARD.md says what it can be trusted for). In faces mode the default weights'
+per-face logits go through the corpus-faces calibration beside them (calibrate.py); where that
+calibration found the weights unable to separate real from AI faces, every faces-mode probability is
+held inside the uncertainty band around 0.5 and ``details.reliable`` is false, with the reason.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from detectors.video_vit.aggregate import (
     PUBLISHED_DECISION_THRESHOLD,
@@ -28,10 +33,17 @@ from detectors.video_vit.crops import INPUT_SIZE, to_tensor
 from detectors.video_vit.faces import FaceDetectorUnavailable, HaarFaceDetector
 from detectors.video_vit.options import VideoVitOptions
 from detectors.video_vit.pipeline import Collected, collect_faces, collect_frames
-from detectors.video_vit.weights import LoadedModel, load_default, load_published
+from detectors.video_vit.weights import (
+    FacesCalibration,
+    LoadedModel,
+    faces_calibration_file,
+    load_default,
+    load_published,
+)
 from tribunal_sdk import DetectorSpec, Prediction, VideoDetector, VideoInput, WeightsUnavailable
 from tribunal_sdk.detector import verify_sha256
 from tribunal_sdk.errors import UndecodableMedia
+from tribunal_sdk.media import file_sha256
 from tribunal_sdk.video import probe_video
 
 RULE_TEXT = (
@@ -52,6 +64,8 @@ class VideoVitDetector(VideoDetector):
         self.options = options or VideoVitOptions()
         self.loaded: LoadedModel | None = None
         self.faces: HaarFaceDetector | None = None
+        # The default weights' faces-mode calibration; None for the published model (its own sigmoid).
+        self.faces_calibration: FacesCalibration | None = None
         self._weights_info: dict[str, Any] = {}
 
     def load(self) -> None:
@@ -71,8 +85,25 @@ class VideoVitDetector(VideoDetector):
             loaded = load_default(path)
             pinned = next(w for w in self.spec.weights if w.file == path.name)
             self._weights_info = {"file": path.name, "sha256": pinned.sha256, "origin": pinned.origin}
+            self.faces_calibration = self._load_faces_calibration(path, loaded)
         loaded.model.to(self.device).eval()
         self.loaded = loaded
+
+    def _load_faces_calibration(self, weights: Path, loaded: LoadedModel) -> FacesCalibration:
+        """The pinned corpus-faces calibration of ``weights``; without a matching one, faces mode is
+        marked unreliable and held inside the uncertainty band (never the 0.9s of an unmeasured model)."""
+        digest = file_sha256(weights)
+        name = faces_calibration_file(weights.name)
+        if not any(w.file == name for w in self.spec.weights):
+            return FacesCalibration.unmeasured(
+                loaded.calibration, digest, "these weights were never calibrated on a face corpus"
+            )
+        calibration = FacesCalibration.load(self.verified_weights(name))
+        if calibration.weights_sha256 != digest:
+            return FacesCalibration.unmeasured(
+                loaded.calibration, digest, f"{name} was fitted for other weights than {weights.name}"
+            )
+        return calibration
 
     def runtime_info(self) -> dict[str, Any]:
         assert self.loaded is not None
@@ -90,6 +121,9 @@ class VideoVitDetector(VideoDetector):
             "face_detector": "OpenCV Haar cascade (frontal faces)",
             "input": f"{INPUT_SIZE}x{INPUT_SIZE} BGR 0-255, square face crop, isotropic resize + zero pad",
             "aggregation": RULE_TEXT,
+            "faces_calibration": (
+                self.faces_calibration.to_json_dict() if self.faces_calibration is not None else None
+            ),
             "caps": {
                 "max_duration_s": opts.max_duration_s,
                 "max_frame_pixels": opts.max_frame_pixels,
@@ -143,6 +177,17 @@ class VideoVitDetector(VideoDetector):
             )
         score = video_score(group_scores)
         warnings = []
+        calibration = self._faces_calibration()
+        if calibration is not None:
+            details["calibration"] = (
+                f"Platt on {calibration.fitted_on}"
+                if calibration.fitted_on
+                else "training split only (never measured on a face corpus)"
+            )
+            details["reliable"] = calibration.reliable
+            if not calibration.reliable:
+                details["reliable_reason"] = calibration.reason
+                warnings.append(f"not evidence either way: {calibration.reason}")
         if opts.mode == "frames" and opts.published_weights is not None:
             warnings.append(
                 "the published model was trained on face crops only; whole-frame scores are outside its training"
@@ -151,16 +196,22 @@ class VideoVitDetector(VideoDetector):
             warnings.append(f"only {collected.frames_sampled} frame(s) could be sampled; weak evidence")
         return Prediction(prob_fake=float(np.clip(score, 0.0, 1.0)), details=details, warnings=warnings)
 
+    def _faces_calibration(self) -> FacesCalibration | None:
+        """The corpus-faces calibration when it applies: faces mode on the default weights."""
+        return self.faces_calibration if self.options.mode == "faces" else None
+
     def _face_probs(self, images: list[np.ndarray]) -> list[float]:
         assert self.loaded is not None
         calibration = self.loaded.calibration
-        probs: list[float] = []
+        logits: list[float] = []
         with torch.inference_mode():
             for start in range(0, len(images), self.options.batch_size):
                 batch = to_tensor(images[start : start + self.options.batch_size]).to(self.device)
-                logits = self.loaded.model(batch)[:, 0].float()
-                probs += torch.sigmoid(calibration.scale * logits + calibration.bias).tolist()
-        return probs
+                logits += self.loaded.model(batch)[:, 0].float().tolist()
+        faces = self._faces_calibration()
+        if faces is not None:
+            return faces.apply(np.array(logits)).tolist()
+        return expit(calibration.scale * np.array(logits) + calibration.bias).tolist()
 
     def _details(self, collected: Collected, probe: dict[str, Any]) -> dict[str, Any]:
         mode = self.options.mode

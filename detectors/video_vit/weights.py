@@ -2,8 +2,11 @@
 
 The default (trained here) is a safetensors file whose metadata carries the model config, a logit
 calibration fitted on validation data and a note of how it was trained, so the file alone rebuilds
-the model. The published ``cross_efficient_vit.pth`` is a plain state_dict for the PUBLISHED config;
-it is loaded with ``weights_only=True`` and ``strict=True``.
+the model. Beside it, ``<stem>.faces_calibration.json`` (calibrate.py; pinned in detector.yaml) holds
+the faces-mode calibration fitted out of fold on a labelled face corpus, bound to the weights' sha256,
+and says whether the weights can be trusted on faces at all. The published ``cross_efficient_vit.pth``
+is a plain state_dict for the PUBLISHED config; it is loaded with ``weights_only=True`` and
+``strict=True``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from scipy.special import expit
 
 from detectors.video_vit.model import PUBLISHED, CrossEfficientViT, CrossEfficientViTConfig
 from tribunal_sdk import WeightsUnavailable
@@ -27,6 +33,68 @@ class Calibration:
 
     scale: float = 1.0
     bias: float = 0.0
+
+
+class FacesCalibration(BaseModel):
+    """Faces-mode calibration of the default weights, fitted on a labelled face corpus (calibrate.py).
+
+    ``P(fake) = sigmoid(scale * logit + bias)`` per face. When the weights could not separate real
+    from AI faces out of fold (``reliable`` false), that probability is squeezed linearly into
+    ``[0.5 - band, 0.5 + band]``: the order of the scores is kept, but no answer leaves the gateway's
+    uncertainty band, so a real face is never called a confident fake on the strength of noise.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scale: float
+    bias: float
+    reliable: bool
+    reason: str = ""
+    band: float = Field(0.09, gt=0, lt=0.5)
+    weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    oof_roc_auc: float | None = None
+    fitted_on: str = ""
+    date: str = ""
+
+    @classmethod
+    def unmeasured(cls, calibration: Calibration, weights_sha256: str, why: str) -> FacesCalibration:
+        """Weights nobody has calibrated on faces: the training calibration, held inside the band."""
+        return cls(
+            scale=calibration.scale,
+            bias=calibration.bias,
+            reliable=False,
+            reason=f"{why}; faces-mode scores are held inside the uncertainty band until "
+            "`python -m detectors.video_vit.calibrate` measures these weights",
+            weights_sha256=weights_sha256,
+        )
+
+    def squeeze(self, probs: np.ndarray) -> np.ndarray:
+        """``[0, 1] -> [0.5 - band, 0.5 + band]``, linearly (ranks kept)."""
+        return 0.5 + (np.asarray(probs, dtype=np.float64) - 0.5) * (2 * self.band)
+
+    def apply(self, logits: np.ndarray) -> np.ndarray:
+        """Per-face P(fake) from raw logits: Platt, then the squeeze if the weights are unreliable."""
+        probs = expit(self.scale * np.asarray(logits, dtype=np.float64) + self.bias)
+        return probs if self.reliable else self.squeeze(probs)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> FacesCalibration:
+        """Read (and validate) a calibration file: plain JSON, nothing executable."""
+        try:
+            return cls.model_validate_json(path.read_text())
+        except ValueError as exc:
+            raise WeightsUnavailable(f"{path.name} is not a valid faces calibration: {exc}") from exc
+
+
+def faces_calibration_file(weights_file: str) -> str:
+    """``video_vit_small.safetensors`` -> ``video_vit_small.faces_calibration.json``."""
+    return f"{Path(weights_file).stem}.faces_calibration.json"
 
 
 @dataclass

@@ -28,4 +28,5 @@ def frames_detector(detector: VideoVitDetector) -> VideoVitDetector:
     """Same model, "frames" mode (shares the loaded weights)."""
     d = VideoVitDetector(options=VideoVitOptions(mode="frames"))
     d.loaded, d.faces, d._weights_info = detector.loaded, detector.faces, detector._weights_info
+    d.faces_calibration = detector.faces_calibration  # faces mode only; frames mode ignores it
     return d
