@@ -1,12 +1,15 @@
 """The spectral classifier bundle and its safe storage (skops, with an explicit type allow-list).
 
-A bundle holds: which feature groups it reads, a binary real-vs-AI classifier with its Platt scaler
-(fitted on validation), a family classifier trained on AI images only (the "family hint"), and the
-mean/std of real images' Durall profiles (what ``explain`` compares an image against).
+A bundle holds: the side of the crops it was trained on, which feature groups it reads, a binary
+real-vs-AI classifier with its Platt scaler (fitted on out-of-fold scores), a family classifier
+trained on AI images only (the "family hint"), and the mean/std of real images' Durall profiles (what
+``explain`` compares an image against). An image is scored from one or more crops: the classifier's
+log-odds are averaged over its crops before Platt scaling, the family probabilities are averaged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,17 +20,40 @@ import skops.io as sio
 from detectors.common.calibration import PlattScaler
 from detectors.fft_spectral.spectral import N_FEATURES, group_columns
 
-FORMAT = "tribunal.fft_spectral/1"
+# Version 2 added ``crop_side``; a version 1 bundle (one 256 px centre crop) is retrained, not read.
+FORMAT = "tribunal.fft_spectral/2"
 # Types beyond skops' default-trusted set that a bundle may contain. Anything else in a file is
 # refused before it is deserialised.
 TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 
 
-_KEYS = {"groups", "binary", "platt", "family", "families", "real_profile_mean", "real_profile_std", "kind"}
+_KEYS = {
+    "groups",
+    "binary",
+    "platt",
+    "family",
+    "families",
+    "real_profile_mean",
+    "real_profile_std",
+    "kind",
+    "crop_side",
+}
 
 
 class BundleError(ValueError):
     """Not a loadable fft_spectral bundle (wrong format, unexpected types or contents)."""
+
+
+def log_odds(classifier: Any, x: np.ndarray) -> np.ndarray:
+    """A fitted binary classifier's log-odds of fake (from clipped ``predict_proba``)."""
+    p = np.clip(classifier.predict_proba(x)[:, 1], 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def mean_per_group(values: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """Means of consecutive runs of ``values`` (rows) of the given lengths: one per image."""
+    ends = np.cumsum(counts)
+    return np.stack([values[end - n : end].mean(axis=0) for n, end in zip(counts, ends, strict=True)])
 
 
 @dataclass
@@ -40,6 +66,7 @@ class SpectralModel:
     real_profile_mean: np.ndarray
     real_profile_std: np.ndarray
     kind: str  # logistic | boosting
+    crop_side: int  # side (native px) of the crops trained on and analysed
 
     def columns(self, features: np.ndarray) -> np.ndarray:
         features = np.atleast_2d(features)
@@ -48,9 +75,8 @@ class SpectralModel:
         return features[:, group_columns(self.groups)]
 
     def raw_score(self, features: np.ndarray) -> np.ndarray:
-        """The classifier's uncalibrated log-odds of fake."""
-        p = np.clip(self.binary.predict_proba(self.columns(features))[:, 1], 1e-6, 1 - 1e-6)
-        return np.log(p / (1 - p))
+        """The classifier's uncalibrated log-odds of fake, one per feature row (crop)."""
+        return log_odds(self.binary, self.columns(features))
 
     def prob_fake(self, features: np.ndarray) -> np.ndarray:
         return self.platt(self.raw_score(features))
@@ -59,6 +85,16 @@ class SpectralModel:
         if self.family is None:
             return None
         return self.family.predict_proba(self.columns(features))
+
+    def prob_fake_of_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """P(fake) per image from its crops' feature rows: mean log-odds, then Platt."""
+        counts = [len(c) for c in crops]
+        return self.platt(mean_per_group(self.raw_score(np.concatenate(crops)), counts))
+
+    def family_probs_of_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray | None:
+        """The family hint per image: its crops' family probabilities, averaged."""
+        probs = self.family_probs(np.concatenate(crops))
+        return None if probs is None else mean_per_group(probs, [len(c) for c in crops])
 
 
 def save_bundle(model: SpectralModel, path: Path) -> None:
@@ -74,6 +110,7 @@ def save_bundle(model: SpectralModel, path: Path) -> None:
             "real_profile_mean": np.asarray(model.real_profile_mean, dtype=np.float64),
             "real_profile_std": np.asarray(model.real_profile_std, dtype=np.float64),
             "kind": model.kind,
+            "crop_side": int(model.crop_side),
         },
         path,
     )
@@ -89,8 +126,10 @@ def load_bundle(path: Path) -> SpectralModel:
     if unexpected:
         raise BundleError(f"{path.name} holds types that are not allowed: {unexpected}")
     raw = sio.load(path, trusted=untrusted)
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+    if not isinstance(raw, dict) or not str(raw.get("format", "")).startswith("tribunal.fft_spectral/"):
         raise BundleError(f"{path.name} is not an fft_spectral bundle")
+    if raw["format"] != FORMAT:
+        raise BundleError(f"{path.name} is a {raw['format']} bundle, this service reads {FORMAT}")
     missing = sorted(_KEYS - set(raw))
     if missing:
         raise BundleError(f"{path.name} lacks {missing}")
@@ -103,4 +142,5 @@ def load_bundle(path: Path) -> SpectralModel:
         real_profile_mean=np.asarray(raw["real_profile_mean"]),
         real_profile_std=np.asarray(raw["real_profile_std"]),
         kind=raw["kind"],
+        crop_side=int(raw["crop_side"]),
     )

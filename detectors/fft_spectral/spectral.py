@@ -20,19 +20,26 @@ from PIL import Image
 from scipy.fft import dctn
 
 from detectors.common.data import center_crop
+from detectors.common.views import crop_boxes
 
-ANALYSIS_SIZE = 256  # the benchmark's patch size; larger images are centre-cropped, never resized
+ANALYSIS_SIZE = 256  # the default crop side; larger images are cropped, never resized
+# Bump when a feature changes, so the training script's feature caches are computed again.
+FEATURE_VERSION = 1
 MIN_SIZE = 32
 N_RADIAL_BINS = 48
 DCT_GRID = 8
 _EPS = 1e-8
 
 
+def analysis_side(width: int, height: int, size: int = ANALYSIS_SIZE) -> int:
+    """Side of the square analysed in a ``width`` x ``height`` image: even, at most ``size``."""
+    side = max(MIN_SIZE, min(width, height, size))
+    return side - side % 2
+
+
 def analysis_crop(image: Image.Image, size: int = ANALYSIS_SIZE) -> Image.Image:
     """The square, even-sided centre crop that is analysed (scaled up only below MIN_SIZE)."""
-    side = max(MIN_SIZE, min(min(image.size), size))
-    side -= side % 2
-    return center_crop(image.convert("RGB"), side)
+    return center_crop(image.convert("RGB"), analysis_side(*image.size, size))
 
 
 def luma(image: Image.Image) -> np.ndarray:
@@ -149,12 +156,21 @@ FEATURE_GROUPS = {
 N_FEATURES = sum(FEATURE_GROUPS.values())
 
 
-def spectral_features(image: Image.Image) -> np.ndarray:
+def spectral_features(image: Image.Image, size: int = ANALYSIS_SIZE) -> np.ndarray:
     """The full feature vector of one image (after its analysis crop), in FEATURE_GROUPS order."""
-    gray = luma(analysis_crop(image))
+    gray = luma(analysis_crop(image, size))
     return np.concatenate(
         [durall_profile(gray), dct_band_features(gray), periodicity_features(gray), phase_features(gray)]
     )
+
+
+def crop_features(image: Image.Image, side: int, count: int) -> np.ndarray:
+    """Features of each of up to ``count`` crops of ``side`` native pixels spread over the image
+    (``crop_boxes``: the centre first), one row each. Training and the service both call this, so a
+    crop is prepared the same way in both; nothing is resized (resampling erases decoder traces)."""
+    rgb = image.convert("RGB")
+    boxes = crop_boxes(rgb.width, rgb.height, count, side=side)
+    return np.stack([spectral_features(rgb.crop(box.as_pil()), side) for box in boxes])
 
 
 def group_columns(groups: tuple[str, ...]) -> np.ndarray:

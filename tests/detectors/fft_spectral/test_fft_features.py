@@ -11,12 +11,14 @@ from sklearn.linear_model import LogisticRegression
 
 from detectors.common.calibration import PlattScaler
 from detectors.fft_spectral.explain import Band, deviating_band, explain_png
-from detectors.fft_spectral.model import BundleError, SpectralModel, load_bundle, save_bundle
+from detectors.fft_spectral.model import BundleError, SpectralModel, load_bundle, mean_per_group, save_bundle
 from detectors.fft_spectral.spectral import (
     N_FEATURES,
     N_RADIAL_BINS,
     analysis_crop,
+    analysis_side,
     azimuthal_average,
+    crop_features,
     dct_band_features,
     durall_profile,
     group_columns,
@@ -83,6 +85,24 @@ def test_full_vector_and_crop_rules():
     assert features.shape == (N_FEATURES,) and np.all(np.isfinite(features))
     assert group_columns(("durall",)).tolist() == list(range(N_RADIAL_BINS))
     assert luma(Image.new("RGB", (2, 2), (255, 255, 255))) == pytest.approx(np.full((2, 2), 255.0))
+    assert (
+        analysis_side(400, 300, 512) == 300 and analysis_side(101, 99) == 98 and analysis_side(20, 20) == 32
+    )
+
+
+def test_crop_features_are_the_features_of_each_native_crop():
+    image = Image.effect_noise((1024, 1024), 50).convert("RGB")
+    rows = crop_features(image, 256, 5)
+    assert rows.shape == (5, N_FEATURES)
+    # The first row is the centre crop, taken at native resolution (no resize).
+    assert np.allclose(rows[0], spectral_features(image.crop((384, 384, 640, 640))))
+    assert np.allclose(rows[1], spectral_features(image.crop((0, 0, 256, 256))))
+    assert crop_features(image, 256, 1).shape == (1, N_FEATURES)
+    assert crop_features(image, 512, 5).shape == (5, N_FEATURES)
+    # Crops never exceed the image: a 300x256 image gives 256 px crops, the centre and both ends;
+    # a square one as small as the crop side is one crop.
+    assert crop_features(image.crop((0, 0, 300, 256)), 512, 5).shape[0] == 3
+    assert crop_features(image.crop((0, 0, 256, 256)), 256, 5).shape[0] == 1
 
 
 def test_deviating_band_finds_the_contiguous_run():
@@ -113,6 +133,7 @@ def _toy_model() -> SpectralModel:
         real_profile_mean=np.zeros(N_RADIAL_BINS),
         real_profile_std=np.ones(N_RADIAL_BINS),
         kind="logistic",
+        crop_side=256,
     )
 
 
@@ -124,8 +145,23 @@ def test_bundle_round_trip(tmp_path):
     x = np.random.default_rng(4).normal(size=(5, N_FEATURES))
     assert np.allclose(loaded.prob_fake(x), model.prob_fake(x))
     assert loaded.platt == PlattScaler(0.5, 0.1) and loaded.groups == ("durall", "phase")
+    assert loaded.crop_side == 256
     with pytest.raises(ValueError, match="features"):
         loaded.prob_fake(np.zeros((1, 3)))
+
+
+def test_an_images_crops_are_pooled_in_log_odds_before_platt():
+    model = _toy_model()
+    rng = np.random.default_rng(5)
+    crops = [
+        rng.normal(size=(5, N_FEATURES)),
+        rng.normal(size=(1, N_FEATURES)),
+        rng.normal(size=(3, N_FEATURES)),
+    ]
+    expected = [model.platt(model.raw_score(c).mean()) for c in crops]
+    assert np.allclose(model.prob_fake_of_crops(crops), expected)
+    assert mean_per_group(np.arange(6.0), [1, 2, 3]).tolist() == [0.0, 1.5, 4.0]
+    assert model.family_probs_of_crops(crops) is None  # the toy model has no family classifier
 
 
 def test_bundles_with_unexpected_types_are_refused(tmp_path):
@@ -137,6 +173,10 @@ def test_bundles_with_unexpected_types_are_refused(tmp_path):
     (tmp_path / "junk.skops").write_bytes(b"not a zip")
     with pytest.raises(BundleError):
         load_bundle(tmp_path / "junk.skops")
-    sio.dump({"format": "tribunal.fft_spectral/1"}, path)
+    sio.dump({"format": "tribunal.fft_spectral/2"}, path)
     with pytest.raises(BundleError, match="lacks"):
+        load_bundle(path)
+    # A bundle of the one-crop format (no crop side) asks for retraining rather than guessing.
+    sio.dump({"format": "tribunal.fft_spectral/1"}, path)
+    with pytest.raises(BundleError, match="this service reads"):
         load_bundle(path)

@@ -1,4 +1,5 @@
-"""fft_spectral through the real SDK app, with the committed default classifier."""
+"""fft_spectral through the real SDK app, with the committed default classifier: several native
+crops of an upload, scored and averaged."""
 
 import base64
 import io
@@ -8,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from detectors.common.views import crop_boxes
 from detectors.fft_spectral.detector import WEIGHTS_FILE, FftSpectralDetector
 from support.media import encode, noisy_image
 from support.weights import require_trained_weights
@@ -38,7 +40,13 @@ def test_committed_bundle_loads(client):
     assert info["task"] == "binary" and info["classes"] == ["real", "fake"]
     assert info["weights"][0]["file"] == WEIGHTS_FILE and len(info["weights"][0]["sha256"]) == 64
     assert "classifier" in info["backbone"]
+    assert info["input_size"] in (256, 512) and info["crops"] == 5
+    assert f"{info['input_size']} native px" in info["view"] and "never resized" in info["view"]
     assert (FftSpectralDetector.directory() / "weights" / "MODEL_CARD.md").is_file()
+
+
+def _side(client) -> int:
+    return client.get("/info").json()["input_size"]
 
 
 def test_predict_gives_a_probability_and_a_family_hint(client):
@@ -51,7 +59,30 @@ def test_predict_gives_a_probability_and_a_family_hint(client):
     details = body["details"]
     assert details["family_hint"] in details["family_probs_if_ai"]
     assert sum(details["family_probs_if_ai"].values()) == pytest.approx(1.0, abs=1e-3)
-    assert details["analysed_crop_px"] == 256
+    side = _side(client)
+    assert details["analysed_crop_px"] == min(side, 280)
+    assert details["crops"] == len(crop_boxes(300, 280, 5, side=side))
+
+
+def test_a_large_upload_is_analysed_as_five_native_crops(client):
+    data = encode(noisy_image((1024, 1024)), "PNG")
+    r = client.post("/predict", files={"file": ("x.png", data, "image/png")})
+    assert r.status_code == 200, r.text
+    details = r.json()["details"]
+    assert details["crops"] == 5 and details["analysed_crop_px"] == _side(client)
+    assert 0.0 <= r.json()["prob_fake"] <= 1.0
+
+
+def test_tribunal_crops_1_analyses_the_centre_crop_only(monkeypatch):
+    require_trained_weights(FftSpectralDetector)
+    monkeypatch.setenv("TRIBUNAL_CROPS", "1")
+    with TestClient(create_app(FftSpectralDetector(), ServiceSettings())) as c:
+        assert _wait(c).status_code == 200
+        assert c.get("/info").json()["crops"] == 1
+        data = encode(noisy_image((1024, 1024)), "PNG")
+        r = c.post("/predict", files={"file": ("x.png", data, "image/png")})
+        assert r.status_code == 200, r.text
+        assert r.json()["details"]["crops"] == 1
 
 
 def test_explain_returns_the_spectrum_with_the_band(client):
@@ -61,7 +92,7 @@ def test_explain_returns_the_spectrum_with_the_band(client):
     png = Image.open(io.BytesIO(base64.b64decode(r.json()["heatmap_png"])))
     assert png.format == "PNG" and png.size == (160, 160)  # the analysed crop's spectrum
     band = r.json()["details"]["deviating_band"]
-    assert 0.0 <= band["from_nyquist"] <= band["to_nyquist"] <= 1.0
+    assert 0.0 <= band["from_nyquist"] <= band["to_nyquist"] <= 1.0 and band["crop"] == "centre"
 
 
 class _ElsewhereDetector(FftSpectralDetector):
