@@ -3,6 +3,7 @@
 python -m scripts.bench                 # every suite
 python -m scripts.bench --suite gateway # one suite
 python -m scripts.bench --suite detectors --detector fft_spectral --requests 100 --threads 1
+python -m scripts.bench --suite detect  # /detect latency at 1024x1024 and the PNG/JPEG gap, real stack
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.bench import detectors, gateway_fanout, video
+from scripts.bench import detect, detectors, gateway_fanout, video
 from scripts.bench.report import write_section
 
 # suite name -> (title, runner returning the markdown body)
@@ -18,11 +19,14 @@ SUITES = {
     "gateway": ("Gateway fan-out (foundation)", gateway_fanout.run),
     "video": ("Video: Cross-Efficient-ViT detector and keyframes (issue 5)", video.run),
     "detectors": ("Image detectors: throughput, batching and SDK overhead (issue 4)", detectors.run),
+    "detect": ("/detect end to end: 1024x1024 latency and PNG/JPEG format gap (issue 12)", detect.run),
 }
 
 
 def _suite_options(name: str, args: argparse.Namespace) -> dict:
-    """Keyword arguments of one suite's runner from the command line (only the detectors suite has any)."""
+    """Keyword arguments of one suite's runner from the command line (the detectors and detect suites)."""
+    if name == "detect":
+        return {} if args.requests is None else {"requests": args.requests}
     if name != "detectors":
         return {}
     options = {"names": args.detector, "requests": args.requests, "threads": args.threads}
@@ -43,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--requests",
         type=int,
-        help="detectors suite: measured requests per configuration (default: about 8 s worth each)",
+        help="detectors suite: measured requests per configuration (default: about 8 s worth each); "
+        "detect suite: timed /detect requests at the default crop count (default 30)",
     )
     parser.add_argument(
         "--threads",

@@ -7,14 +7,16 @@ Per trained image detector (fft_spectral, attribution_cnn, clip_universal), on t
 2. the same service restarted with batching on, one run per max batch size of a small sweep (4, 8, 16
    and the detector.yaml value; the max delay stays detector.yaml's), at concurrency 16; the best is
    reported, with the mean batch the SDK actually formed (from its ``/metrics`` histogram);
-3. a bare loop in a fresh process: no HTTP, no SDK; the detector class is built and ``load()``-ed as
-   the service does, then its own preprocessing + model forward run in a plain ``for`` loop over
-   batches of the mean formed size (and of 1), under ``torch.inference_mode()``, with the thread
-   settings the service has (same environment, same ``load()``).
+3. a bare loop in a fresh process: no HTTP, no SDK serving; the detector class is built and
+   ``load()``-ed as the service does, then its own public ``predict_batch`` runs in a plain ``for`` loop
+   over images decoded beforehand, in batches of the mean formed size (and of 1), with the thread
+   settings the service has (same environment, same ``load()``, the SDK's thread cap). Calling the
+   public path keeps the suite independent of each detector's internals (crops, backbones, features).
 
 SDK overhead = 1 - (service images/s, batching on, concurrency 16) / (bare-loop images/s at the mean
 batch size the service formed). Every request is a closed-loop multipart ``file`` upload to ``POST
-/predict`` (as the gateway sends it) of a 256x256 JPEG patch from the offline benchmark's test split.
+/predict`` (as the gateway sends it) of a stored corpus crop (``data/benchmark/corpus``), else a
+256x256 test-split patch of the package benchmark, else generated noise.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 from PIL import Image
 
 from scripts.bench.load import LoadResult, process_cpu_seconds, run_load
@@ -55,25 +56,33 @@ SWEEP = (4, 8, 16)
 N_IMAGES = 32
 OVERHEAD_TARGET = 0.10
 MANIFEST = REPO_ROOT / "data" / "benchmark" / "manifest.csv"
+CORPUS_MANIFEST = REPO_ROOT / "data" / "benchmark" / "corpus" / "manifest.csv"
 
 
 # ---- inputs -------------------------------------------------------------------------------------
 
 
-def bench_images(n: int = N_IMAGES, manifest: Path = MANIFEST) -> tuple[list[bytes], str]:
-    """``n`` 256x256 JPEG patches: test-split images of the offline benchmark, spread over the split,
-    or textured noise written as JPEG when the benchmark is not built. Returns (bytes, description)."""
-    if manifest.is_file():
-        with manifest.open(newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if r.get("split") == "test"]
-        rows = [r for r in rows if (manifest.parent / r["path"]).is_file()]
+def bench_images(
+    n: int = N_IMAGES, corpus: Path = CORPUS_MANIFEST, manifest: Path = MANIFEST
+) -> tuple[list[bytes], str]:
+    """``n`` uploads, spread over their set: stored crops of the imported corpus (what the detectors are
+    trained on), else test-split patches of the package benchmark, else textured noise written as JPEG.
+    Returns (bytes, description)."""
+    for path, wanted, what in (
+        (corpus, None, "stored crops of the imported corpus (data/benchmark/corpus, JPEG 95, up to 512 px)"),
+        (manifest, "test", "test-split 256x256 JPEG patches of data/benchmark"),
+    ):
+        if not path.is_file():
+            continue
+        with path.open(newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if wanted is None or r.get("split") == wanted]
+        rows = [r for r in rows if (path.parent / r["path"]).is_file()]
         if len(rows) >= n:
             picked = rows[:: len(rows) // n][:n]
-            data = [(manifest.parent / r["path"]).read_bytes() for r in picked]
+            data = [(path.parent / r["path"]).read_bytes() for r in picked]
             fakes = sum(r["label"] == "fake" for r in picked)
             return data, (
-                f"{n} test-split JPEG patches of data/benchmark ({fakes} AI, {n - fakes} real; "
-                f"{sum(map(len, data)) / n / 1024:.1f} KiB on average)"
+                f"{n} {what} ({fakes} AI, {n - fakes} real; {sum(map(len, data)) / n / 1024:.1f} KiB on average)"
             )
     data = []
     for i in range(n):
@@ -103,55 +112,7 @@ def _detector_class(name: str) -> Any:
     return getattr(importlib.import_module(module), cls)
 
 
-# ---- the bare loop: each detector's own preprocessing + model, no HTTP, no SDK ------------------
-
-
-def _bare_fft_spectral(detector: Any) -> Callable[[list[Image.Image]], object]:
-    from detectors.fft_spectral.spectral import spectral_features
-
-    model = detector.model
-
-    def forward(images: list[Image.Image]) -> object:
-        features = np.stack([spectral_features(image) for image in images])
-        return model.prob_fake(features), model.family_probs(features)
-
-    return forward
-
-
-def _bare_attribution_cnn(detector: Any) -> Callable[[list[Image.Image]], object]:
-    import torch
-
-    from detectors.attribution_cnn.preprocess import INPUT_SIZE, prepare_image, to_tensor
-
-    net = detector.net
-
-    def forward(images: list[Image.Image]) -> object:
-        batch = torch.stack([to_tensor(prepare_image(image, INPUT_SIZE)) for image in images])
-        return net.probs(batch.to(detector.device)).float().cpu().numpy()
-
-    return forward
-
-
-def _bare_clip_universal(detector: Any) -> Callable[[list[Image.Image]], object]:
-    import torch
-
-    from detectors.clip_universal import preprocessing
-
-    model = detector.model
-    encoder = model.encoder
-
-    def forward(images: list[Image.Image]) -> object:
-        x = preprocessing.to_model_input(images, encoder.mean, encoder.std).to(detector.device)
-        return torch.sigmoid(model(x)[:, 0]).double().cpu().numpy()
-
-    return forward
-
-
-BARE_LOOPS: dict[str, Callable[[Any], Callable[[list[Image.Image]], object]]] = {
-    "fft_spectral": _bare_fft_spectral,
-    "attribution_cnn": _bare_attribution_cnn,
-    "clip_universal": _bare_clip_universal,
-}
+# ---- the bare loop: the detector's own predict_batch on decoded images, no HTTP, no SDK -------------
 
 
 def _time_loop(fn: Callable[[list], object], items: list, batch: int, seconds: float) -> dict[str, float]:
@@ -174,36 +135,28 @@ def _bare_worker(name: str, images: list[bytes], batches: list[int], seconds: fl
 
 
 def _bare_measure(name: str, images: list[bytes], batches: list[int], seconds: float) -> dict[str, Any]:
+    """The detector built and ``load()``-ed as the service does, its thread cap applied as the SDK does
+    after load(), then ``predict_batch`` timed on images decoded beforehand (as the SDK hands them over)."""
     from tribunal_sdk.media import decode_image
     from tribunal_sdk.model_state import limit_cpu_threads
     from tribunal_sdk.settings import ServiceSettings
 
     detector = _detector_class(name)(device="cpu")
     detector.load()
-    cpu_threads = ServiceSettings().cpu_threads  # the cap the service applies after load()
+    cpu_threads = ServiceSettings().cpu_threads
     if cpu_threads is not None:
         limit_cpu_threads(cpu_threads)
-    forward = BARE_LOOPS[name](detector)
-    pil = [Image.open(io.BytesIO(b)).convert("RGB") for b in images]
-    inputs = [decode_image(b) for b in images]  # what the SDK hands predict_batch (not timed)
-    inference = contextlib.nullcontext()
+    inputs = [decode_image(b) for b in images]
     threads: dict[str, int] = {}
     if "torch" in sys.modules:
-        import torch
-
-        inference = torch.inference_mode()
-        threads["torch"] = torch.get_num_threads()
+        threads["torch"] = sys.modules["torch"].get_num_threads()
     with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_info
 
         for pool in threadpool_info():
             threads.setdefault(pool["user_api"], pool["num_threads"])
-    out: dict[str, Any] = {"bare": {}, "predict_batch": {}, "threads": threads}
-    with inference:
-        for b in batches:
-            out["bare"][b] = _time_loop(forward, pil, b, seconds)
-        out["predict_batch"][max(batches)] = _time_loop(detector.predict_batch, inputs, max(batches), seconds)
-    return out
+    bare = {b: _time_loop(detector.predict_batch, inputs, b, seconds) for b in batches}
+    return {"bare": bare, "threads": threads}
 
 
 def _in_child(target: Callable, *args: Any, timeout_s: float = 1800.0) -> dict[str, Any]:
@@ -548,8 +501,8 @@ def report(results: list[DetectorResult], images_note: str, plan: Plan, load_bef
         f"Inputs: {images_note}, sent as multipart `file` to `POST /predict` by closed-loop clients on loopback; "
         "each detector runs as its own service process on the CPU (`TRIBUNAL_DEVICE=cpu`), restarted for each "
         "max batch size, and the load generator shares the machine with it. The bare loop runs in a fresh "
-        "process with no HTTP and no SDK: the detector's `load()`, then its own preprocessing + model forward "
-        f"on decoded images. 1-minute load average before the run: {load_before:.1f} on {cores} cores. "
+        "process with no HTTP and no SDK serving: the detector's `load()`, then its own `predict_batch` "
+        f"on images decoded beforehand. 1-minute load average before the run: {load_before:.1f} on {cores} cores. "
         + (
             f"Services and bare loop ran with {env}."
             if env
@@ -604,13 +557,10 @@ def _notes(r: DetectorResult) -> str:
     threads = ", ".join(f"{k} {v}" for k, v in r.bare.get("threads", {}).items()) or "not reported"
     bare1 = r.bare_ips(1)
     c1_overhead = 1 - r.c1.load.throughput / bare1 if bare1 else None
-    pb = next(iter(r.bare.get("predict_batch", {}).values()), None)
-    pb_ips = pb["images"] / pb["seconds"] if pb else None
     over, batching = _targets(r)
     parts = [
-        f"- {r.name} ({backbone}; max delay {_f(delay, 0)} ms; threads: {threads}): bare loop "
-        f"{_f(bare1)} images/s at batch 1 and {_f(r.bare_ips(r.bare_batch))} at batch {r.bare_batch}; "
-        f"the detector's predict_batch called directly at batch {r.bare_batch}: {_f(pb_ips)} images/s. "
+        f"- {r.name} ({backbone}; max delay {_f(delay, 0)} ms; threads: {threads}): bare predict_batch "
+        f"{_f(bare1)} images/s at batch 1 and {_f(r.bare_ips(r.bare_batch))} at batch {r.bare_batch}. "
         f"At c=1 with batch 1 the service reaches {_f(r.c1.load.throughput)} images/s, an overhead of "
         f"{_pct(c1_overhead)} on the bare batch-1 loop."
     ]
