@@ -1,7 +1,10 @@
-"""The attribution CNN detector service: which generator (or ``real``) made an image.
+"""The attribution CNN detector service: which generator family (or ``real``) made an image.
 
-``prob_fake = 1 - P(real)``; ``class_probs`` covers every class the weights were trained on, with
-temperature scaling (fitted on the validation split) already applied.
+Every upload is looked at through several square crops of the training crop size (512 px, or the
+shorter side when smaller) spread over the image, the centre first (``TRIBUNAL_CROPS``, default 5);
+each crop is resized to the backbone's input exactly as in training, all crops of all images in a
+batch share forward passes, and each image's crop logits are averaged before the temperature-scaled
+softmax. ``prob_fake = 1 - P(real)``; ``class_probs`` covers every public class the weights know.
 """
 
 from __future__ import annotations
@@ -10,26 +13,34 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from scipy.special import log_softmax
 
-from detectors.attribution_cnn.explain import grad_cam
+from detectors.attribution_cnn.explain import crop_heatmap, grad_cam
 from detectors.attribution_cnn.model import AttributionNet, WeightsFormatError, load_weights
-from detectors.attribution_cnn.preprocess import INPUT_SIZE, prepare_image, to_tensor
+from detectors.attribution_cnn.preprocess import view_tensor
 from detectors.common.efficientnet_lite import BackboneUnavailable
+from detectors.common.views import TRAINING_CROP, Box, crop_boxes, crops_setting
 from tribunal_sdk import ImageDetector, ImageInput, Prediction, WeightsUnavailable
 
 WEIGHTS_FILE = "attribution_cnn.safetensors"
-_HOW_TO_TRAIN = "run `make benchmark && make train-detector NAME=attribution_cnn`"
-# The explanation is returned at most this large; the SDK scales it over the image anyway.
-_HEATMAP_MAX_SIDE = 512
+_HOW_TO_TRAIN = (
+    "run `make benchmark CORPUS=../shared/corpus/manifest.csv && make train-detector NAME=attribution_cnn`"
+)
+# Crops per forward pass: bounds memory when TRIBUNAL_CROPS is large and a batch is full.
+_MAX_CROPS_PER_PASS = 64
+# The smallest stored side in the training corpus (benchmark/corpus.py MIN_SIDE): smaller uploads are
+# scaled up more than anything the model learned from.
+_SMALL_SIDE = 256
 
 
 class AttributionCnnDetector(ImageDetector):
-    """EfficientNet-Lite attribution model (frozen multi-stage features + trained head by default)."""
+    """EfficientNet-Lite attribution model (frozen multi-stage features + linear head by default)."""
 
     net: AttributionNet
+    crops: int
 
     def load(self) -> None:
+        self.crops = crops_setting()
         path = self.weights_path(WEIGHTS_FILE)
         if not path.is_file():
             raise WeightsUnavailable(f"{path} is missing; {_HOW_TO_TRAIN}")
@@ -48,51 +59,66 @@ class AttributionCnnDetector(ImageDetector):
         self.net = net
         self.real_index = net.classes.index("real")
 
-    def _tensors(self, inputs: list[ImageInput]) -> list[torch.Tensor]:
-        return [to_tensor(prepare_image(item.image, INPUT_SIZE)) for item in inputs]
+    def boxes(self, item: ImageInput) -> list[Box]:
+        """The crops analysed for one upload, the centre one first."""
+        return crop_boxes(item.image.width, item.image.height, self.crops)
+
+    def _crop_batch(self, item: ImageInput, boxes: list[Box]) -> torch.Tensor:
+        size = self.net.config.input_size
+        return torch.stack([view_tensor(item.image, box, size) for box in boxes])
 
     @torch.inference_mode()
     def predict_batch(self, inputs: list[ImageInput]) -> list[Prediction]:
-        tensors = self._tensors(inputs)
-        probs: list[np.ndarray | None] = [None] * len(tensors)
-        # Crops of equal size share one forward pass; an odd-sized upload runs on its own.
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for i, t in enumerate(tensors):
-            by_shape.setdefault(tuple(t.shape), []).append(i)
-        for indices in by_shape.values():
-            batch = torch.stack([tensors[i] for i in indices]).to(self.device)
-            out = self.net.probs(batch).float().cpu().numpy()
-            for row, i in zip(out, indices, strict=True):
-                probs[i] = row
-        return [self._prediction(p, item) for p, item in zip(probs, inputs, strict=True)]
+        boxes = [self.boxes(item) for item in inputs]
+        crops = torch.cat([self._crop_batch(item, b) for item, b in zip(inputs, boxes, strict=True)])
+        logits = torch.cat(
+            [
+                self.net(chunk.to(self.device)).double().cpu()
+                for chunk in torch.split(crops, _MAX_CROPS_PER_PASS)
+            ]
+        ).numpy()
+        out, start = [], 0
+        for item, b in zip(inputs, boxes, strict=True):
+            mean_logits = logits[start : start + len(b)].mean(axis=0)
+            start += len(b)
+            out.append(self._prediction(mean_logits, item, b))
+        return out
 
-    def _prediction(self, p: np.ndarray | None, item: ImageInput) -> Prediction:
-        assert p is not None
-        p = p.astype(np.float64)
-        p /= p.sum()
+    def _prediction(self, logits: np.ndarray, item: ImageInput, boxes: list[Box]) -> Prediction:
+        p = np.exp(log_softmax(logits / float(self.net.temperature)))
         class_probs = {c: float(v) for c, v in zip(self.net.classes, p, strict=True)}
         top = max(class_probs, key=class_probs.__getitem__)
         generators = {c: v for c, v in class_probs.items() if c != "real"}
         warnings = []
-        if min(item.image.size) < 64:
-            warnings.append("image smaller than 64 px: scaled up, which hides up-sampling traces")
+        if min(item.image.size) < _SMALL_SIDE:
+            warnings.append(
+                f"image smaller than {_SMALL_SIDE} px (the smallest training image): scaled up, less reliable"
+            )
         return Prediction(
             prob_fake=float(np.clip(1.0 - class_probs["real"], 0.0, 1.0)),
             class_probs=class_probs,
             details={
                 "predicted_class": top,
                 "predicted_source": max(generators, key=generators.__getitem__) if generators else None,
-                "analysed_crop_px": min(INPUT_SIZE, max(64, min(item.image.size))),
+                "crops": len(boxes),
+                "analysed_crop_px": boxes[0].side,
             },
             warnings=warnings,
         )
 
     def explain(self, item: ImageInput, prediction: Prediction) -> np.ndarray:
-        """Grad-CAM of the AI evidence over the analysed centre crop, placed in the whole frame."""
-        crop = prepare_image(item.image, INPUT_SIZE)
-        x = to_tensor(crop).unsqueeze(0).to(self.device)
-        heat = grad_cam(self.net, x, self.real_index)
-        return place_in_frame(heat, item.image.size, crop.size)
+        """Grad-CAM of the AI evidence on every analysed crop, laid over the whole image.
+
+        Each crop's map is weighted by how AI-like that crop looks (its P(fake) relative to the most
+        AI-like crop), so a crop judged real does not light up as much as the one that drove the answer.
+        """
+        boxes = self.boxes(item)
+        x = self._crop_batch(item, boxes).to(self.device)
+        maps, logits = grad_cam(self.net, x, self.real_index)
+        p_real = np.exp(log_softmax(logits / float(self.net.temperature), axis=1))[:, self.real_index]
+        p_fake = 1.0 - p_real
+        weights = p_fake / p_fake.max() if p_fake.max() > 0 else np.ones_like(p_fake)
+        return crop_heatmap(list(maps), boxes, item.image.size, list(weights))
 
     def runtime_info(self) -> dict[str, Any]:
         cfg = self.net.config
@@ -102,18 +128,12 @@ class AttributionCnnDetector(ImageDetector):
             "head": cfg.head,
             "temperature": float(self.net.temperature),
             "weights_classes": self.net.classes,
+            "input_size": cfg.input_size,
+            "view": {
+                "crops": self.crops,
+                "crop_size": TRAINING_CROP,
+                "input_size": cfg.input_size,
+                "resize": "bilinear",
+                "fusion": "mean of the crops' logits",
+            },
         }
-
-
-def place_in_frame(heat: np.ndarray, image_size: tuple[int, int], crop_size: tuple[int, int]) -> np.ndarray:
-    """Put a centre-crop heat map into an image-shaped map (zero outside the crop, max 512 px a side)."""
-    width, height = image_size
-    scale = min(1.0, _HEATMAP_MAX_SIDE / max(width, height))
-    frame_w, frame_h = max(1, round(width * scale)), max(1, round(height * scale))
-    frame = np.zeros((frame_h, frame_w), dtype=np.float32)
-    crop_w, crop_h = max(1, round(crop_size[0] * scale)), max(1, round(crop_size[1] * scale))
-    crop_w, crop_h = min(crop_w, frame_w), min(crop_h, frame_h)
-    resized = Image.fromarray(heat.astype(np.float32)).resize((crop_w, crop_h), Image.BILINEAR)
-    left, top = (frame_w - crop_w) // 2, (frame_h - crop_h) // 2
-    frame[top : top + crop_h, left : left + crop_w] = np.asarray(resized)
-    return np.clip(frame, 0.0, 1.0)

@@ -1,17 +1,15 @@
 """The attribution network: EfficientNet-Lite features (optionally plus an NPR residual stream) and a head.
 
-Two ways to train it (``train.py`` measures both on the validation split):
+The default (``train.py``) is a ``probe``: the ImageNet backbone stays frozen; the spatial means of
+several block stages' outputs and of the 1280-d head conv are concatenated, standardised and fed to a
+linear head. The weight format also holds ``finetune`` models (later stages trained with the head,
+backbone stored in the file).
 
-* ``probe``: the ImageNet backbone stays frozen; global-average-pooled features from several block
-  stages are concatenated, standardised and fed to a linear (or small MLP) head. DATA.md's trial
-  found such probes generalise better than fine-tuning on this little data, and multi-stage
-  pooling added 0.01-0.03.
-* ``finetune``: the later backbone stages are trained together with the head.
-
-The NPR stream (Tan et al., CVPR 2024, "Rethinking the up-sampling operations") feeds the
+The optional NPR stream (Tan et al., CVPR 2024, "Rethinking the up-sampling operations") feeds the
 backbone ``(x - up(down(x))) * 2/3`` with nearest-neighbour down/up-sampling by 2: the residual is
 zero wherever the image is locally a nearest-neighbour up-sampled copy and so exposes the pixel
-correlations that generator up-sampling leaves.
+correlations that generator up-sampling leaves. It needs native pixels, so the default view (each
+512-px crop resized to the backbone's input) leaves it off.
 """
 
 from __future__ import annotations
@@ -26,10 +24,14 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from detectors.common.efficientnet_lite import build_efficientnet_lite
+from detectors.common.efficientnet_lite import VARIANTS, build_efficientnet_lite
 
-# Output channels of each EfficientNet-Lite block stage (lite0 and lite2 share them) and the head.
-STAGE_CHANNELS = (16, 24, 40, 80, 112, 192, 320)
+# Output channels of each EfficientNet-Lite block stage, per variant, and of the head (1280 for all).
+VARIANT_STAGE_CHANNELS = {
+    "lite0": (16, 24, 40, 80, 112, 192, 320),
+    "lite2": (16, 24, 48, 88, 120, 208, 352),
+}
+STAGE_CHANNELS = VARIANT_STAGE_CHANNELS["lite0"]
 HEAD_CHANNELS = 1280
 
 
@@ -49,8 +51,14 @@ class AttributionConfig:
     mode: str = "probe"  # probe | finetune
 
     def feature_dim(self) -> int:
-        per_stream = sum(STAGE_CHANNELS[i] for i in self.stages) + HEAD_CHANNELS
+        channels = VARIANT_STAGE_CHANNELS[self.variant]
+        per_stream = sum(channels[i] for i in self.stages) + HEAD_CHANNELS
         return per_stream * (2 if self.npr else 1)
+
+    @property
+    def input_size(self) -> int:
+        """The side every crop is resized to: the backbone's ImageNet input (224 for lite0)."""
+        return VARIANTS[self.variant].input_size
 
 
 def npr_residual(x: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,10 @@
-"""Image -> tensor for the attribution CNN.
+"""Image -> tensors for the attribution CNN: square crops of the training crop size, resized to the input.
 
-No resizing: up-sampling traces live in the highest frequencies and any resampling would blur
-them, so an image is centre-cropped to at most ``INPUT_SIZE`` pixels (the benchmark patch size) at
-native resolution. The network pools globally, so smaller crops work too; only images smaller
-than ``MIN_SIZE`` are scaled up. Sides are made even so the NPR residual (x - up(down(x))) lines
-up pixel for pixel.
+The model is trained on the imported corpus, whose images are stored as one centre crop of side
+min(512, shorter side); each is fed whole, resized (bilinear) to the backbone's ImageNet input (224 px
+for Lite0). At request time the detector takes several crops of that size spread over the upload
+(``detectors/common/views.py``) and prepares each the same way, so it sees a large photo at the scale
+it learned from. Native-resolution crops (no resize) scored worse on unseen images (issue 12).
 """
 
 from __future__ import annotations
@@ -13,18 +13,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from detectors.common.data import center_crop
 from detectors.common.efficientnet_lite import MEAN, STD
+from detectors.common.views import Box, model_view, whole_crop
 
-INPUT_SIZE = 256
-MIN_SIZE = 64
-
-
-def prepare_image(image: Image.Image, size: int = INPUT_SIZE) -> Image.Image:
-    """The square, even-sided centre crop the model sees: min(shorter side, ``size``) pixels."""
-    side = max(MIN_SIZE, min(min(image.size), size))
-    side -= side % 2
-    return center_crop(image.convert("RGB"), side)
+# Lite0's input; a Lite2 model uses its own (260), read from the weights' config.
+INPUT_SIZE = 224
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
@@ -35,6 +28,11 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(((array - mean) / std).transpose(2, 0, 1).copy())
 
 
-def preprocess(image: Image.Image, size: int = INPUT_SIZE) -> torch.Tensor:
-    """``prepare_image`` then ``to_tensor``: what the detector runs on each upload."""
-    return to_tensor(prepare_image(image, size))
+def view_tensor(image: Image.Image, box: Box, size: int = INPUT_SIZE) -> torch.Tensor:
+    """The crop at ``box`` as the model eats it: resized to ``size`` square, normalised."""
+    return to_tensor(model_view(image, box, size))
+
+
+def training_tensor(image: Image.Image, size: int = INPUT_SIZE) -> torch.Tensor:
+    """What training feeds for one stored corpus image: the whole (square) crop, resized."""
+    return view_tensor(image, whole_crop(image), size)

@@ -23,7 +23,7 @@ from scripts.local_stack import REPO_ROOT
 from support.stack import detector_entry, running_stack
 from support.textures import pink_noise
 from support.weights import require_trained_weights
-from tribunal_sdk.taxonomy import PUBLIC_CLASSES
+from tribunal_sdk.taxonomy import PUBLIC_CLASSES, is_simulated
 
 pytestmark = pytest.mark.integration
 
@@ -70,9 +70,9 @@ def test_every_image_detector_answers_and_the_attribution_is_fused(stack):
     attribution = body["attribution"]
     assert attribution["predicted_source"] in attribution["probs"]
     assert sum(attribution["probs"].values()) == pytest.approx(1.0, abs=1e-3)
-    # The detector knows simulated training classes; the answer names public families only.
+    # The detector is trained on public families only, and the answer names public families only.
     classes = set(AttributionCnnDetector().spec.classes)
-    assert {"real", "sim_nearest_conv"} <= classes
+    assert "real" in classes and not any(is_simulated(c) for c in classes)
     assert {public_class(c) for c in classes} <= set(attribution["probs"]) | {"real"}
     assert set(attribution["probs"]) <= set(PUBLIC_CLASSES)
     assert "sim_" not in json.dumps(body)

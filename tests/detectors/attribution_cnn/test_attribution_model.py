@@ -1,10 +1,13 @@
-"""attribution_cnn: preprocessing, the NPR residual, the network and its weight files."""
+"""attribution_cnn: the view, the NPR residual, the network, its weight files, the head fit, the heatmap."""
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from detectors.attribution_cnn.explain import crop_heatmap
+from detectors.attribution_cnn.features import pooled_dim, stage_columns
+from detectors.attribution_cnn.fit import fit_linear_head, head_logits
 from detectors.attribution_cnn.model import (
     AttributionConfig,
     AttributionNet,
@@ -14,7 +17,8 @@ from detectors.attribution_cnn.model import (
     read_meta,
     save_weights,
 )
-from detectors.attribution_cnn.preprocess import prepare_image, preprocess
+from detectors.attribution_cnn.preprocess import INPUT_SIZE, to_tensor, training_tensor, view_tensor
+from detectors.common.views import crop_boxes
 
 
 def _gradient(width=300, height=200) -> Image.Image:
@@ -23,23 +27,40 @@ def _gradient(width=300, height=200) -> Image.Image:
     return Image.fromarray(array)
 
 
-def test_preprocess_is_an_unresized_centre_crop_normalised_to_minus_one_one():
-    tensor = preprocess(_gradient())
-    # Shorter side 200 < 256: a 200 px square from x = 50, no resampling.
-    assert tensor.shape == (3, 200, 200) and tensor.dtype == torch.float32
-    cols = np.arange(50, 250, dtype=np.float32)
-    expected_red = (cols / 255.0 - 0.5) / 0.5
+def test_to_tensor_normalises_to_minus_one_one():
+    tensor = to_tensor(_gradient(256, 10))
+    assert tensor.shape == (3, 10, 256) and tensor.dtype == torch.float32
+    expected_red = (np.arange(256, dtype=np.float32) / 255.0 - 0.5) / 0.5
     assert torch.equal(tensor[0, 0], torch.from_numpy(expected_red))
-    assert torch.equal(
-        tensor[1, :, 0], torch.from_numpy((np.arange(200, dtype=np.float32) / 255.0 - 0.5) / 0.5)
-    )
     assert torch.all(tensor[2] == (7 / 255.0 - 0.5) / 0.5)
 
 
-def test_prepare_image_caps_at_256_makes_sides_even_and_scales_up_tiny_images():
-    assert prepare_image(_gradient(1000, 800)).size == (256, 256)
-    assert prepare_image(_gradient(301, 201)).size == (200, 200)
-    assert prepare_image(_gradient(40, 30)).size == (64, 64)
+def test_training_view_is_the_whole_centre_square_resized_to_224():
+    image = _gradient(300, 200)
+    tensor = training_tensor(image)
+    assert INPUT_SIZE == 224 and tensor.shape == (3, 224, 224)
+    # The centre 200 px square (x from 50), resized bilinearly: what the corpus features were made of.
+    expected = to_tensor(image.crop((50, 0, 250, 200)).resize((224, 224), Image.BILINEAR))
+    assert torch.equal(tensor, expected)
+
+
+def test_a_large_upload_is_viewed_as_512_px_crops_resized_to_224():
+    image = _gradient(1000, 800)
+    box = crop_boxes(1000, 800, 1)[0]
+    assert (box.left, box.top, box.side) == (244, 144, 512)
+    expected = to_tensor(image.crop((244, 144, 756, 656)).resize((224, 224), Image.BILINEAR))
+    assert torch.equal(view_tensor(image, box), expected)
+    tiny = _gradient(40, 30)
+    assert view_tensor(tiny, crop_boxes(40, 30, 1)[0]).shape == (3, 224, 224)
+
+
+def test_input_size_follows_the_backbone_variant():
+    assert AttributionConfig(variant="lite0").input_size == 224
+    assert AttributionConfig(variant="lite2").input_size == 260
+    assert AttributionConfig(variant="lite2", stages=(6,)).feature_dim() == 352 + 1280
+    assert pooled_dim("lite0") == 16 + 24 + 40 + 80 + 112 + 192 + 320 + 1280
+    cols = stage_columns((5, 6))
+    assert cols[0] == 16 + 24 + 40 + 80 + 112 and len(cols) == 192 + 320 + 1280
 
 
 def test_npr_residual_is_zero_for_a_nearest_upsampled_image():
@@ -106,3 +127,40 @@ def test_foreign_files_are_refused(tmp_path):
     save_file({"weight": torch.zeros(1)}, str(path))
     with pytest.raises(WeightsFormatError):
         load_weights(path)
+
+
+def test_linear_head_matches_scikit_learn_balanced_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 20))
+    y = rng.integers(0, 3, 300)
+    x[:, 0] += y
+    y[:20] = 2  # unbalanced
+    head = fit_linear_head(x, y, 3, c=0.05)
+    standardised = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
+    reference = LogisticRegression(C=0.05, class_weight="balanced", max_iter=5000, tol=1e-10).fit(
+        standardised, y
+    )
+    ours, theirs = head_logits(head, x), reference.decision_function(standardised)
+    # Softmax logits are defined up to a per-row constant.
+    ours, theirs = ours - ours.mean(axis=1, keepdims=True), theirs - theirs.mean(axis=1, keepdims=True)
+    assert np.abs(ours - theirs).max() < 1e-3
+
+
+def test_crop_heatmap_averages_overlapping_crops_over_the_whole_image():
+    boxes = crop_boxes(1024, 1024, 5)
+    maps = [np.full((224, 224), v) for v in (1.0, 0.2, 0.2, 0.2, 0.2)]
+    heat = crop_heatmap(maps, boxes, (1024, 1024))
+    assert heat.shape == (512, 512) and heat.max() == pytest.approx(1.0)
+    assert np.all(heat > 0)  # the centre and four corners cover every pixel
+    # Inside the centre window every pixel is the mean of the centre and one corner (0.6, the peak);
+    # outside it a corner alone (0.2): after scaling to the peak, 1 and 1/3.
+    assert heat[200, 200] == pytest.approx(1.0) and heat[300, 300] == pytest.approx(1.0)
+    assert heat[0, 0] == pytest.approx(1 / 3) and heat[100, 450] == pytest.approx(1 / 3)
+    # One crop: zero outside it.
+    only = crop_heatmap(maps[:1], boxes[:1], (1024, 1024))
+    assert np.all(only[:, :120] == 0) and np.allclose(only[130:380, 130:380], 1.0)
+    # Weights scale each crop's map.
+    weighted = crop_heatmap(maps, boxes, (1024, 1024), weights=[1.0, 0.0, 0.0, 0.0, 0.0])
+    assert weighted[0, 0] == 0 and weighted[256, 256] == pytest.approx(1.0)
