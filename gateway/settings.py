@@ -48,7 +48,7 @@ class GatewaySettings(BaseSettings):
     # Fusion. The verdict is "uncertain" when the fused score lies within threshold ± uncertainty_band.
     # Stacking uses the deployed meta-learner for the media type (make retrain) and averages, saying so in
     # the answer's `method`, when none is deployed (e.g. video until it has a benchmark).
-    default_method: str = "stacking"
+    default_method: str = "average"
     threshold: float = Field(0.5, gt=0, lt=1)
     uncertainty_band: float = Field(0.1, ge=0, lt=0.5)
     # Attribution names a generator family only when it holds at least this share of the fake score;

@@ -11,9 +11,10 @@ live detectors only for the rest (e.g. metadata_provenance, which has no trainin
 A file is used only when it is the answers of exactly what is served and learnt from:
 
 - ``format`` is ``tribunal.oof_answers/1``;
-- ``weights_sha256`` equals the weights the running detector reports in ``/info`` (its fingerprint):
-  otherwise the weights changed since the answers were written (``make train-detector NAME=<name>``
-  writes both together);
+- every sha256 in ``weights_sha256`` is among the weights the running detector reports in ``/info``
+  (its fingerprint; that list may also name fixed backbone files the training did not write): otherwise
+  the weights changed since the answers were written (``make train-detector NAME=<name>`` writes both
+  together);
 - ``manifest_sha256`` equals the sha256 of the corpus manifest the stacker is trained on: otherwise the
   detector was trained on another import, whose folds and images are not these.
 """
@@ -110,7 +111,7 @@ def read_oof_answers(
         )
     if data.detector not in (name, package):
         raise OofError(f"{path}: holds the answers of {data.detector!r}, not of {name!r}. Run {retrain}")
-    if sorted(data.weights_sha256) != sorted(fingerprint.weights_sha256):
+    if not data.weights_sha256 or not set(data.weights_sha256) <= set(fingerprint.weights_sha256):
         raise OofError(
             f"{path}: these out-of-fold answers belong to weights {_short(data.weights_sha256)}, but {name} "
             f"serves {_short(fingerprint.weights_sha256)} (its /info). Its weights changed since the answers "

@@ -166,15 +166,18 @@ async def test_detect_refuses_an_artifact_for_other_detectors_and_averages(
     assert body["score_fake"] == pytest.approx(0.8)
 
 
-# Stacking is the default --------------------------------------------------------------------------
+# The default method -------------------------------------------------------------------------------
+# Averaging is the default: on the corpus, leave-source-out, the averaged detectors ranked images better
+# (ROC-AUC 0.863) than every stacker candidate (0.83-0.85; meta_learner/reports/image/). Stacking,
+# when asked for, uses the deployed meta-learner and falls back to averaging where none is deployed.
 
 
-def test_stacking_is_the_default_method_in_the_settings_and_the_repository_config():
-    assert GatewaySettings.model_fields["default_method"].default == "stacking"
-    assert yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())["default_method"] == "stacking"
+def test_averaging_is_the_default_method_in_the_settings_and_the_repository_config():
+    assert GatewaySettings.model_fields["default_method"].default == "average"
+    assert yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())["default_method"] == "average"
 
 
-async def test_by_default_images_stack_and_video_without_an_artifact_averages_and_says_so(
+async def test_stacking_uses_the_image_artifact_and_video_without_one_averages_and_says_so(
     fakes, gateway_client, gw, png, tmp_path
 ):
     save_fitted_artifact(tmp_path, "v1")  # an image meta-learner only; no video one
@@ -182,9 +185,7 @@ async def test_by_default_images_stack_and_video_without_an_artifact_averages_an
         fakes.set(name, fakes.ok(0.9))
     fakes.set("vid", fakes.ok(0.8))
     registry = gw.registry(*DETECTORS, "vid", vid={"media_types": ["video"]})
-    # The settings' own default, whatever the other gateway tests pin for themselves.
-    default = GatewaySettings.model_fields["default_method"].default
-    async with gateway_client(registry, meta_learner_dir=tmp_path, default_method=default) as client:
+    async with gateway_client(registry, meta_learner_dir=tmp_path, default_method="stacking") as client:
         image = (await client.post("/detect", files=upload(png))).json()
         clip = {"file": ("clip.mp4", plain_video(n=6), "application/octet-stream")}
         video = (await client.post("/detect", files=clip)).json()

@@ -112,3 +112,13 @@ def test_the_file_lives_beside_the_weights_of_the_registry_entrys_package():
     assert oof_path(entry) == paths.DETECTORS_DIR / "clip_universal" / "weights" / "oof_answers.json"
     plain = DetectorEntry(name="fft_spectral", url="http://x", port=9000, media_types=["image"])
     assert oof_path(plain) == paths.REPO_ROOT / "detectors" / "fft_spectral" / "weights" / "oof_answers.json"
+
+
+def test_answers_of_a_head_over_fixed_backbones_match_a_detector_that_also_lists_the_backbones(
+    tmp_path, corpus
+):
+    manifest, _ = corpus
+    head = WEIGHTS[0]
+    path = write_oof_file(tmp_path / "oof.json", "alpha", manifest, lambda sha: 0.5, weights_sha256=(head,))
+    served = fingerprint(weights=(head, "e" * 64, "f" * 64))  # /info also names the ImageNet backbone files
+    assert read_oof_answers(path, served, file_sha256(manifest)).folds == 4
