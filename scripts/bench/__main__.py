@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.bench import detect, detectors, gateway_fanout, video
+from scripts.bench import detect, detectors, gateway_fanout, quality, video
 from scripts.bench.report import write_section
 
 # suite name -> (title, runner returning the markdown body)
@@ -20,6 +20,7 @@ SUITES = {
     "video": ("Video: Cross-Efficient-ViT detector and keyframes (issue 5)", video.run),
     "detectors": ("Image detectors: throughput, batching and SDK overhead (issue 4)", detectors.run),
     "detect": ("/detect end to end: 1024x1024 latency and PNG/JPEG format gap (issue 12)", detect.run),
+    "quality": ("Detection quality, leave-source-out (issue 12)", quality.run),
 }
 
 
