@@ -45,6 +45,7 @@ _STALE_TMP_S = 3600
 # The only non-default types a skops model file may contain: the fitted internals of the registered
 # scikit-learn candidates (classifiers.py). skops already trusts plain estimators, numpy and builtins.
 TRUSTED_SKOPS_TYPES: tuple[str, ...] = (
+    "meta_learner.equal_weight.EqualWeightLogit",  # our own LogisticRegression subclass, no extra state
     "sklearn.tree._tree.Tree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.neighbors._kd_tree.KDTree",

@@ -81,6 +81,14 @@ def get_classifier(name: str) -> ClassifierSpec:
 # The candidates ------------------------------------------------------------------------------------
 
 
+@register_classifier("equal_weight_logit", grid=[{}], space=lambda t: {}, complexity=-1)
+def build_equal_weight_logit(params: Params, seed: int) -> Any:
+    from meta_learner.equal_weight import EqualWeightLogit
+
+    # A large C: with two parameters there is nothing to shrink, only a scale and an offset to fit.
+    return EqualWeightLogit(C=100.0, max_iter=1000, random_state=seed)
+
+
 @register_classifier(
     "logistic_regression",
     grid=[{"C": c} for c in (0.01, 0.1, 1.0, 10.0)],

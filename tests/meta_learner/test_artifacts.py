@@ -18,7 +18,8 @@ from tribunal_sdk.media import file_sha256
 
 
 @pytest.mark.parametrize(
-    "classifier", ["logistic_regression", "random_forest", "knn", "svm", "xgboost", "lightgbm"]
+    "classifier",
+    ["equal_weight_logit", "logistic_regression", "random_forest", "knn", "svm", "xgboost", "lightgbm"],
 )
 def test_every_format_round_trips_to_the_same_scores(tmp_path, classifier):
     path = save_fitted_artifact(tmp_path, "v1", classifier=classifier, deploy=False)
@@ -181,3 +182,19 @@ def test_an_artifact_predicts_like_the_model_it_was_saved_from(tmp_path):
     raw = loaded.scorer.predict_fake(encode(loaded.spec, data.observations))
     assert loaded.predict(data.observations) == pytest.approx(loaded.manifest.calibrator.apply(raw))
     assert path.name == "v1"
+
+
+def test_the_equal_weight_candidate_gives_every_detector_logit_the_same_weight():
+    from meta_learner.equal_weight import EqualWeightLogit
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    signal = lambda: (2 * y - 1) + rng.normal(0, 1, 300)  # noqa: E731
+    # Columns: detector A's logit, its missing flag, a class probability, detector B's logit, its flag.
+    x = np.c_[signal(), np.zeros(300), rng.random(300), 3 * signal(), np.zeros(300)]
+    model = EqualWeightLogit(C=100.0).fit(x, y)
+    coef = model.coef_[0]
+    assert coef[0] == pytest.approx(coef[3]) and coef[0] > 0
+    assert coef[1] == coef[2] == coef[4] == 0.0
+    with pytest.raises(ValueError, match="log-odds column"):
+        EqualWeightLogit().fit(np.c_[rng.random(300)], y)

@@ -12,8 +12,9 @@ from meta_learner.train import TrainConfig, TrainingError, dropout_augment, trai
 from support.meta_learning import synthetic_data
 
 
-def test_all_eight_candidates_are_registered():
+def test_all_nine_candidates_are_registered():
     assert set(classifier_names()) == {
+        "equal_weight_logit",
         "logistic_regression",
         "random_forest",
         "gradient_boosting",
@@ -23,7 +24,7 @@ def test_all_eight_candidates_are_registered():
         "xgboost",
         "lightgbm",
     }
-    with pytest.raises(UnknownClassifier, match="known: logistic_regression"):
+    with pytest.raises(UnknownClassifier, match="known: equal_weight_logit, logistic_regression"):
         get_classifier("perceptron")
 
 
