@@ -28,15 +28,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from detectors.common.oof_format import OOF_ANSWERS, OOF_FORMAT
 from gateway.registry import DetectorEntry
 from meta_learner import paths
 from meta_learner.features import DetectorAnswer
 from meta_learner.query import Fingerprint
 
-OOF_FILE = "oof_answers.json"
-# The writer's constants (detectors/common/corpus_training.py) repeated rather than imported: that module
-# pulls in torch. tests/meta_learner/test_oof.py reads a file made by the writer itself to keep them equal.
-OOF_FORMAT = "tribunal.oof_answers/1"
 REAL = "real"
 
 
@@ -80,7 +77,7 @@ class OofAnswers:
 def oof_path(entry: DetectorEntry, detectors_dir: Path = paths.DETECTORS_DIR) -> Path:
     """Where ``entry``'s train.py writes its out-of-fold answers: beside its weights, in the package folder
     the launcher starts it from (``detectors/<package>/``, the registry's ``package``)."""
-    return detectors_dir / entry.package / "weights" / OOF_FILE
+    return detectors_dir / entry.package / "weights" / OOF_ANSWERS
 
 
 def _short(shas: Sequence[str]) -> str:

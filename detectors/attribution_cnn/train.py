@@ -34,7 +34,6 @@ from detectors.attribution_cnn.model import AttributionConfig, AttributionNet, l
 from detectors.attribution_cnn.preprocess import training_tensor
 from detectors.common.calibration import fit_temperature, softmax, softmax_nll
 from detectors.common.corpus_training import (
-    OOF_ANSWERS,
     CorpusSet,
     oof_report,
     out_of_fold,
@@ -42,6 +41,7 @@ from detectors.common.corpus_training import (
     write_oof_answers,
 )
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
+from detectors.common.oof_format import OOF_ANSWERS
 from detectors.common.training import (
     DEFAULT_SEED,
     SpecEditError,

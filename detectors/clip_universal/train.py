@@ -37,7 +37,6 @@ from detectors.clip_universal.encoders import LinearProbe, LiteEnsembleEncoder, 
 from detectors.clip_universal.published_weights import load_linear_head
 from detectors.common.calibration import PlattScaler
 from detectors.common.corpus_training import (
-    OOF_ANSWERS,
     CorpusSet,
     cached_features,
     oof_report,
@@ -47,6 +46,7 @@ from detectors.common.corpus_training import (
 )
 from detectors.common.evaluation import binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, shown_path, table
+from detectors.common.oof_format import OOF_ANSWERS
 from detectors.common.training import DEFAULT_SEED, limit_threads, pin_weight, progress, seed_everything
 from tribunal_sdk.media import file_sha256
 

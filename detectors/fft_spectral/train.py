@@ -41,7 +41,6 @@ from benchmark.corpus import DEFAULT_IMPORTED
 from detectors.common.calibration import PlattScaler
 from detectors.common.corpus_training import (
     MIN_REPORTED,
-    OOF_ANSWERS,
     CorpusSet,
     OofReport,
     cached_features,
@@ -52,6 +51,7 @@ from detectors.common.corpus_training import (
 )
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, shown_path, table
+from detectors.common.oof_format import OOF_ANSWERS
 from detectors.common.training import DEFAULT_SEED, pin_weight, seed_everything
 from detectors.fft_spectral.detector import WEIGHTS_FILE
 from detectors.fft_spectral.model import SpectralModel, load_bundle, log_odds, save_bundle

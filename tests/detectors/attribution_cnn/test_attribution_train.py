@@ -9,7 +9,8 @@ import pytest
 
 from detectors.attribution_cnn import train
 from detectors.attribution_cnn.detector import WEIGHTS_FILE, AttributionCnnDetector
-from detectors.common.corpus_training import OOF_ANSWERS, CorpusSet
+from detectors.common.corpus_training import CorpusSet
+from detectors.common.oof_format import OOF_ANSWERS
 from support.media import encode
 from support.textures import pink_noise
 from tribunal_sdk import DetectorSpec

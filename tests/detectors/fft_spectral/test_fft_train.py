@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from benchmark.corpus import import_corpora
-from detectors.common.corpus_training import OOF_ANSWERS, OOF_FORMAT
+from detectors.common.oof_format import OOF_ANSWERS, OOF_FORMAT
 from detectors.fft_spectral import train
 from detectors.fft_spectral.detector import WEIGHTS_FILE, FftSpectralDetector
 from detectors.fft_spectral.model import load_bundle
