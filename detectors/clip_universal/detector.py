@@ -30,7 +30,7 @@ from detectors.clip_universal.published_weights import (
     read_clip_checkpoint,
 )
 from detectors.common.efficientnet_lite import VARIANTS, BackboneUnavailable, pretrained_file
-from detectors.common.views import Box, crop_boxes, crops_setting, place_maps
+from detectors.common.views import Box, crop_boxes, crops_of, crops_setting, place_maps
 from tribunal_sdk import DetectorSpec, ImageDetector, ImageInput, Prediction, WeightsUnavailable
 
 PADDED_WARNING = (
@@ -142,9 +142,9 @@ class ClipUniversalDetector(ImageDetector):
         # Every crop of every input in one forward pass; an image's score averages its crops' logits.
         crops, owner = [], []
         for index, item in enumerate(inputs):
-            for box in self._boxes(item.image):
-                crops.append(item.image.convert("RGB").crop(box.as_pil()))
-                owner.append(index)
+            image_crops = crops_of(item.image, self._boxes(item.image))
+            crops += image_crops
+            owner += [index] * len(image_crops)
         with torch.inference_mode():
             crop_logits = self.model(crops)[:, 0].float().cpu()
         owner_t = torch.as_tensor(owner)
@@ -177,8 +177,7 @@ class ClipUniversalDetector(ImageDetector):
             raise RuntimeError("explain() called before load()")
         towards_fake = (prediction.prob_fake or 0.0) >= 0.5
         boxes = self._boxes(item.image)
-        crops = [item.image.convert("RGB").crop(box.as_pil()) for box in boxes]
-        maps = probe_cam(self.model, crops, towards_fake)
+        maps = probe_cam(self.model, crops_of(item.image, boxes), towards_fake)
         return place_maps(maps, boxes, item.image.width, item.image.height)
 
     def runtime_info(self) -> dict[str, Any]:

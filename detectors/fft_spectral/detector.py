@@ -15,7 +15,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from detectors.common.views import crop_boxes, crops_setting
+from detectors.common.views import crop_boxes, crops_of, crops_setting
 from detectors.fft_spectral.explain import explain_png
 from detectors.fft_spectral.model import BundleError, SpectralModel, load_bundle
 from detectors.fft_spectral.spectral import analysis_crop, analysis_side, crop_features, luma
@@ -78,9 +78,8 @@ class FftSpectralDetector(ImageDetector):
         Only the centre crop is drawn, though the score averages several: one spectrum is what a
         reader can compare against the real-photo profile, and the centre crop is always analysed.
         """
-        image = item.image.convert("RGB")
-        centre = crop_boxes(image.width, image.height, 1, side=self.model.crop_side)[0]
-        gray = luma(analysis_crop(image.crop(centre.as_pil()), self.model.crop_side))
+        centre = crop_boxes(item.image.width, item.image.height, 1, side=self.model.crop_side)
+        gray = luma(analysis_crop(crops_of(item.image, centre)[0], self.model.crop_side))
         png, band = explain_png(gray, self.model.real_profile_mean, self.model.real_profile_std)
         prediction.details["deviating_band"] = {
             "from_nyquist": band.start,

@@ -20,7 +20,7 @@ from PIL import Image
 from scipy.fft import dctn
 
 from detectors.common.data import center_crop
-from detectors.common.views import crop_boxes
+from detectors.common.views import crop_boxes, crops_of
 
 ANALYSIS_SIZE = 256  # the default crop side; larger images are cropped, never resized
 # Bump when a feature changes, so the training script's feature caches are computed again.
@@ -168,9 +168,8 @@ def crop_features(image: Image.Image, side: int, count: int) -> np.ndarray:
     """Features of each of up to ``count`` crops of ``side`` native pixels spread over the image
     (``crop_boxes``: the centre first), one row each. Training and the service both call this, so a
     crop is prepared the same way in both; nothing is resized (resampling erases decoder traces)."""
-    rgb = image.convert("RGB")
-    boxes = crop_boxes(rgb.width, rgb.height, count, side=side)
-    return np.stack([spectral_features(rgb.crop(box.as_pil()), side) for box in boxes])
+    boxes = crop_boxes(image.width, image.height, count, side=side)
+    return np.stack([spectral_features(crop, side) for crop in crops_of(image, boxes)])
 
 
 def group_columns(groups: tuple[str, ...]) -> np.ndarray:
