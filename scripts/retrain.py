@@ -120,6 +120,14 @@ async def _fingerprints_from_detectors(
     return ready
 
 
+def _cached_fingerprints(cache: FeatureCache, media: str) -> list[Fingerprint]:
+    """The detectors of the last collection (make eval); an error when nothing was ever collected."""
+    fingerprints = cache.latest_collection(media)
+    if fingerprints is None:
+        raise RetrainError(f"no cached {media} features yet: run make retrain MEDIA_TYPE={media} first")
+    return fingerprints
+
+
 def _warn_unknown_detectors(options: RetrainOptions, entries: list[DetectorEntry]) -> None:
     try:
         version = artifacts.deployed_version(options.artifacts_dir, options.media_type)
@@ -157,11 +165,7 @@ async def retrain(
     with FeatureCache(options.cache_dir / f"{media}.sqlite") as cache:
         collect_summary: dict[str, object] = {}
         if options.from_cache:
-            fingerprints = cache.latest_collection(media)
-            if fingerprints is None:
-                raise RetrainError(
-                    f"no cached {media} features yet: run make retrain MEDIA_TYPE={media} first"
-                )
+            fingerprints = _cached_fingerprints(cache, media)
             shas = [await asyncio.to_thread(file_sha256, item.path) for item in items]
         else:
             async with FanoutClient(transport=transport) as fanout:
@@ -363,12 +367,7 @@ async def _retrain_on_corpus(
     with FeatureCache(options.cache_dir / f"{media}.sqlite") as cache:
         collect_summary: dict[str, object] = {}
         if options.from_cache:
-            recorded = cache.latest_collection(media)
-            if recorded is None:
-                raise RetrainError(
-                    f"no cached {media} features yet: run make retrain MEDIA_TYPE={media} first"
-                )
-            fingerprints = recorded
+            fingerprints = _cached_fingerprints(cache, media)
             plan = _plan_answers(entries, fingerprints, items, manifest_sha256, options)
         else:
             async with FanoutClient(transport=transport) as fanout:
