@@ -11,7 +11,7 @@ CORPUS ?=
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install start stop test lint format bench health benchmark package-corpus train-detector frontend browser admin
+.PHONY: help install start stop test lint format bench health benchmark package-corpus train-detector frontend browser postgres admin
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ start: install frontend ## run the gateway (port 8000) and every enabled detecto
 stop: install ## stop a stack started by `make start` in another terminal
 	$(PY) -m scripts.launcher stop
 
-test: install frontend browser ## lint, then run the whole test suite (API and browser tests included)
+test: install frontend browser postgres ## lint, then run the whole test suite (API and browser tests included)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -78,6 +78,11 @@ frontend: frontend/dist/index.html ## build the dashboard into frontend/dist whe
 browser: ## install Debian's Chromium for the browser tests when it is missing (needs root)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: no chromium and not root; the browser tests will be skipped (sudo apt-get install chromium)"
+
+# The PostgreSQL tests start their own throwaway server from these binaries (tests/support/postgres.py).
+postgres: ## install Debian's PostgreSQL server for the PostgreSQL tests when it is missing (needs root)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } \
+		|| echo "warning: no PostgreSQL server and not root; the PostgreSQL tests will be skipped (sudo apt-get install postgresql)"
 
 ADMIN_USER ?=
 admin: install ## create or promote an administrator: make admin [ADMIN_USER=alice]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -12,8 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, creates the file's folder and sets safe connection pragmas."""
+    """An engine for ``url``; for SQLite, creates the file's folder and sets safe connection pragmas; for
+    PostgreSQL, keeps NUL characters (which its text cannot hold) out of the values sent."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "before_cursor_execute", _no_nul_in_text, retval=True)
+        return engine
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -36,6 +42,34 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+# PostgreSQL text cannot hold NUL (SQLite's can); the driver refuses such a value outright, which turned a
+# NUL in a sign-in name, an id or an API key's name into a server error. U+FFFD (the Unicode replacement
+# character) stands in for it instead: lookups then find nothing, as they do on SQLite (no username or
+# id holds a NUL), and a stored label keeps its other characters.
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
+
+
+def _without_nul(parameters: Any) -> Any:
+    """``parameters`` (a dict or a sequence of values) with NUL replaced in its strings; itself if none."""
+    if isinstance(parameters, dict):
+        if not any(isinstance(v, str) and _NUL in v for v in parameters.values()):
+            return parameters
+        return {k: v.replace(_NUL, _REPLACEMENT) if isinstance(v, str) else v for k, v in parameters.items()}
+    if isinstance(parameters, list | tuple):
+        if not any(isinstance(v, str) and _NUL in v for v in parameters):
+            return parameters
+        return type(parameters)(
+            v.replace(_NUL, _REPLACEMENT) if isinstance(v, str) else v for v in parameters
+        )
+    return parameters
+
+
+def _no_nul_in_text(_conn, _cursor, statement, parameters, _context, executemany):  # type: ignore[no-untyped-def]
+    if executemany and isinstance(parameters, list | tuple):
+        return statement, [_without_nul(row) for row in parameters]
+    return statement, _without_nul(parameters)
 
 
 def is_sqlite(url: str) -> bool:

@@ -8,7 +8,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    TypeDecorator,
+    event,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -58,6 +70,23 @@ class User(Base):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+# Any fixed number: PostgreSQL names advisory locks by a 64-bit integer (this one is "tribuser" in ASCII).
+NEW_ACCOUNT_LOCK = 0x7472_6962_7573_6572
+
+
+@event.listens_for(User, "before_insert")
+def _one_new_account_at_a_time(_mapper: Any, connection: Connection, _user: User) -> None:
+    """New accounts are added one transaction at a time, on every backend.
+
+    ``accounts.register`` makes the first account the admin by counting the accounts older than the one
+    it just inserted. SQLite's single writer lock makes a second sign-up wait for the first to commit; on
+    PostgreSQL sign-ups racing on an empty database each counted none and all became admins. This lock,
+    held until the transaction ends, makes PostgreSQL wait the same way (only account inserts take it).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": NEW_ACCOUNT_LOCK})
 
 
 class ApiKey(Base):
