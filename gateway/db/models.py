@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Connection,
     DateTime,
@@ -119,7 +120,8 @@ class Analysis(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    # 64-bit: max_upload_mb allows up to 4096 MB, past PostgreSQL's 32-bit INTEGER (revision 0002).
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(16))
     verdict: Mapped[str] = mapped_column(String(16), index=True)
     score_fake: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -148,6 +148,29 @@ def test_the_migrations_build_the_schema_and_match_the_models_on_postgresql(empt
     assert quote(server.password, safe="") not in done.stdout + done.stderr
 
 
+def test_upgrading_a_0001_postgresql_database_widens_size_bytes_and_keeps_every_row(empty_url, history_rows):
+    """Revision 0001 made analyses.size_bytes a 32-bit INTEGER; 0002 makes it BIGINT in place."""
+    database = Database(empty_url)
+    try:
+        upgrade(database.engine, "0001")
+        history_rows.fill(database.engine)
+        before = history_rows.snapshot(database.engine)
+        upgrade(database.engine)
+        assert current_revision(database.engine) != "0001"
+        assert history_rows.snapshot(database.engine) == before
+        with database.engine.connect() as connection:
+            size_type = connection.scalar(
+                text(
+                    "SELECT data_type FROM information_schema.columns "
+                    "WHERE table_name = 'analyses' AND column_name = 'size_bytes'"
+                )
+            )
+            assert size_type == "bigint"
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        database.dispose()
+
+
 # Accounts and API keys ----------------------------------------------------------------------------
 
 
@@ -350,6 +373,37 @@ def test_timestamps_are_utc_instants_whatever_the_server_time_zone(db):
             )
         )
         session.flush()
+
+
+class _Upload:
+    """Stands in for an upload of ``size`` bytes without holding them: the recorder only takes its len()
+    (keep_uploads is off)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def test_an_upload_of_3_gib_is_recorded_and_read_back(db, tmp_path):
+    """max_upload_mb allows up to 4096 MB. With a 32-bit size_bytes column, PostgreSQL refused the row
+    of any upload of 2 GiB or more (DataError): the caller got the answer, the history lost it."""
+    users = add_users(db, "alice")
+    recorder = HistoryRecorder(db, tmp_path, keep_uploads=False)
+    size = 3 * 2**30
+    answer = make_answer()
+    upload: bytes = _Upload(size)  # type: ignore[assignment]
+    recorder.record(answer, data=upload, user_id=users["alice"].id, filename="big.mp4", request_id=None)
+    alice = as_viewer(users["alice"])
+    with db.session() as session:
+        assert queries.get_analysis(session, alice, answer.id).size_bytes == size
+        page = queries.list_history(session, alice, queries.HistoryFilters(), page=1, page_size=10)
+        assert [(item.id, item.size_bytes) for item in page.items] == [(answer.id, size)]
+        largest = 4096 * 2**20  # max_upload_mb's ceiling, in bytes
+        session.get(Analysis, answer.id).size_bytes = largest
+    with db.session() as session:
+        assert session.get(Analysis, answer.id).size_bytes == largest
 
 
 def test_text_with_a_nul_character_is_not_a_server_error(db, tmp_path):
