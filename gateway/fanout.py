@@ -3,6 +3,8 @@
 This is the only way Tribunal code talks to detectors (the gateway now, the meta-learner later), so
 it depends on httpx and pydantic only. One shared ``httpx.AsyncClient`` carries every call; each
 call is bounded end-to-end by its registry ``timeout_s`` and guarded by a per-detector circuit breaker.
+While a breaker is open, a background task polls that detector's ``GET /ready`` and closes the
+breaker when it answers 200, so no user request waits on a detector to find out it is back.
 
     async with FanoutClient() as client:
         outcomes = await client.predict_all(data, "image", registry.for_media_type("image"))
@@ -101,8 +103,14 @@ class ProbeResult(BaseModel):
 class DetectorState:
     """Live facts about one detector, updated by every call: for /models and the logs."""
 
-    def __init__(self, breaker: CircuitBreaker):
+    def __init__(self, breaker: CircuitBreaker, health_probe_delay_s: float):
         self.breaker = breaker
+        # Pause between health probes of an open breaker. A dead or stopped detector is probed at a
+        # steady pace (probes are cheap and nobody waits on them); each time a probe closes the breaker
+        # the pause doubles, until a call is answered, so a detector that says "ready" but keeps failing
+        # calls costs a user request at most once per breaker_cooldown_s.
+        self.health_probe_delay_s = health_probe_delay_s
+        self.health_probe_task: asyncio.Task[None] | None = None
         self.latency_ms: float | None = None  # moving average over answered calls
         self.last_status: DetectorStatus | None = None
         self.last_error: str | None = None
@@ -148,8 +156,10 @@ OutcomeObserver = Callable[[DetectorOutcome], None]
 class FanoutClient:
     """Concurrent, time-bounded, breaker-guarded calls to detector services.
 
-    ``transport`` replaces the network (tests pass ``httpx.MockTransport``); ``clock`` drives the
-    breakers; ``observer`` sees every outcome (the gateway feeds its metrics from it).
+    ``transport`` replaces the network (tests pass ``httpx.MockTransport``); ``observer`` sees every
+    outcome (the gateway feeds its metrics from it). An open breaker's detector is health-probed every
+    ``health_probe_first_s``; that pause doubles, up to ``breaker_cooldown_s``, each time a probe closes
+    the breaker and it opens again before any call was answered.
     """
 
     def __init__(
@@ -158,15 +168,17 @@ class FanoutClient:
         breaker_failures: int = 3,
         breaker_cooldown_s: float = 10.0,
         probe_timeout_s: float = 2.0,
+        health_probe_first_s: float = 0.5,
         max_connections: int = 512,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.monotonic,
         observer: OutcomeObserver | None = None,
     ):
+        if breaker_cooldown_s <= 0 or health_probe_first_s <= 0:
+            raise ValueError("breaker_cooldown_s and health_probe_first_s must be > 0")
         self.breaker_failures = breaker_failures
         self.breaker_cooldown_s = breaker_cooldown_s
         self.probe_timeout_s = probe_timeout_s
-        self._clock = clock
+        self.health_probe_first_s = min(health_probe_first_s, breaker_cooldown_s)
         self._observer = observer
         self._states: dict[str, DetectorState] = {}
         # aiohttp carries the bytes unless a test injects its own transport (see aiohttp_transport.py).
@@ -181,13 +193,18 @@ class FanoutClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        tasks = [s.health_probe_task for s in self._states.values() if s.health_probe_task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._client.aclose()
 
     def state(self, name: str) -> DetectorState:
         """The live state of detector ``name`` (created on first use)."""
         if name not in self._states:
-            breaker = CircuitBreaker(self.breaker_failures, self.breaker_cooldown_s, clock=self._clock)
-            self._states[name] = DetectorState(breaker)
+            self._states[name] = DetectorState(
+                CircuitBreaker(self.breaker_failures), health_probe_delay_s=self.health_probe_first_s
+            )
         return self._states[name]
 
     def breaker_state(self, name: str) -> BreakerState:
@@ -229,19 +246,16 @@ class FanoutClient:
         state = self.state(entry.name)
         breaker = state.breaker
         if not breaker.allow():
-            if breaker.state == "half_open":
-                why = "a trial call is in flight"
-            else:
-                why = f"next try in {breaker.retry_in_s():.1f} s"
             outcome = DetectorOutcome(
                 name=entry.name,
                 status=DetectorStatus.UNAVAILABLE,
                 error=(
-                    f"circuit breaker {breaker.state.replace('_', '-')} after {breaker.consecutive_failures} "
-                    f"consecutive failures (last: {state.last_error}); {why}"
+                    f"circuit breaker open after {breaker.consecutive_failures} consecutive failure(s) "
+                    f"(last: {state.last_error}); a health probe closes it once the detector is ready"
                 ),
             )
             self._finish(state, outcome, called=False)
+            self._watch_health(entry, state)
             return outcome
 
         started = time.perf_counter()
@@ -268,9 +282,6 @@ class FanoutClient:
             outcome = DetectorOutcome(
                 name=entry.name, status=DetectorStatus.ERROR, error=f"{type(exc).__name__}: {exc}"
             )
-        except asyncio.CancelledError:
-            breaker.abandon()
-            raise
         except Exception as exc:  # a bug in our own handling must not take the whole request down
             log.exception("unexpected failure calling %s", entry.name)
             outcome = DetectorOutcome(
@@ -281,11 +292,53 @@ class FanoutClient:
         # A 4xx means the detector is healthy but refused this input; only real failures trip the breaker.
         refused_input = outcome.http_status is not None and 400 <= outcome.http_status < 500
         if outcome.failed and not refused_input:
-            breaker.record_failure()
+            # A timeout already cost this caller the whole timeout_s: one is enough to stop sending more.
+            if breaker.record_failure(hard=outcome.status == DetectorStatus.TIMEOUT):
+                log.warning(
+                    "circuit breaker for %s opened after %d consecutive failure(s): %s",
+                    entry.name,
+                    breaker.consecutive_failures,
+                    outcome.error,
+                    extra={"fields": {"detector": entry.name, "breaker": "open"}},
+                )
+            self._watch_health(entry, state)
         else:
             breaker.record_success()
+            state.health_probe_delay_s = self.health_probe_first_s
         self._finish(state, outcome)
         return outcome
+
+    def _watch_health(self, entry: DetectorEntry, state: DetectorState) -> None:
+        """Make sure a background probe is polling ``entry`` while its breaker is open."""
+        if state.breaker.allow():
+            return
+        if state.health_probe_task is None or state.health_probe_task.done():
+            state.health_probe_task = asyncio.create_task(
+                self._probe_until_ready(entry, state), name=f"health-probe-{entry.name}"
+            )
+
+    async def _probe_until_ready(self, entry: DetectorEntry, state: DetectorState) -> None:
+        """Poll ``GET /ready`` while the breaker is open; the first 200 closes it."""
+        while not state.breaker.allow():
+            await asyncio.sleep(state.health_probe_delay_s)
+            if state.breaker.allow():  # a call that was in flight answered meanwhile
+                return
+            try:
+                ready, _ = await asyncio.wait_for(self._get_ready(entry), timeout=self.probe_timeout_s)
+            except (TimeoutError, httpx.HTTPError):
+                ready = False
+            except Exception:  # a bug here must not leave the breaker open forever: keep probing
+                log.exception("health probe of %s failed unexpectedly", entry.name)
+                ready = False
+            if ready:
+                state.breaker.record_success()
+                state.health_probe_delay_s = min(state.health_probe_delay_s * 2, self.breaker_cooldown_s)
+                log.info(
+                    "%s is ready again (health probe); circuit breaker closed",
+                    entry.name,
+                    extra={"fields": {"detector": entry.name, "breaker": "closed"}},
+                )
+                return
 
     async def _post_predict(
         self, entry: DetectorEntry, data: bytes, explain: bool, request_id: str | None

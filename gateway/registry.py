@@ -10,7 +10,9 @@ This module is the single source of truth for the file's schema. The gateway, th
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,3 +184,59 @@ def _describe(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
             message += f" (got {error['input']!r})"
         lines.append(f"{source}: {where}: {message}" if where else f"{source}: {message}")
     return "\n".join(lines)
+
+
+# The local launcher's supervision report ---------------------------------------------------------
+# `make start` restarts the detectors and the gateway when they die or hang (scripts/launcher_supervisor.py)
+# and writes what it did to one small JSON file, replaced atomically on every change. The gateway it
+# starts gets that file's path in TRIBUNAL_SUPERVISION_FILE and shows the restart counts in GET /models.
+# The schema lives here because both sides already import this module.
+
+SUPERVISION_FILE_ENV = "TRIBUNAL_SUPERVISION_FILE"
+SupervisedState = Literal["running", "backing_off", "gave_up"]
+
+
+class SupervisionReportError(ValueError):
+    """The supervision report exists but is not valid JSON of the expected shape."""
+
+
+class SupervisedService(BaseModel):
+    """What the launcher knows about one process it supervises."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: SupervisedState = "running"
+    restarts: int = Field(0, ge=0, description="times the launcher started it again")
+    pid: int | None = None
+    last_failure: str | None = Field(None, description="e.g. 'exited with code -9'")
+    last_failure_at: datetime | None = None
+
+
+class SupervisionReport(BaseModel):
+    """The launcher's report: one entry per supervised process, keyed by name (``gateway`` included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    launcher_pid: int
+    updated_at: datetime
+    services: dict[str, SupervisedService]
+
+
+def supervision_file() -> Path | None:
+    """The report file named by the launcher that started this process, if any."""
+    named = os.environ.get(SUPERVISION_FILE_ENV)
+    return Path(named) if named else None
+
+
+def read_supervision_report(path: Path | None) -> SupervisionReport | None:
+    """The report at ``path``; None when there is no path or no file (not started by `make start`)."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return SupervisionReport.model_validate_json(text)
+    except ValidationError as exc:
+        raise SupervisionReportError(f"{path}: not a valid supervision report: {exc}") from exc

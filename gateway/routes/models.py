@@ -3,20 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter
 
 from gateway.fusion import strategy_names
-from gateway.registry import DetectorEntry
+from gateway.registry import (
+    DetectorEntry,
+    SupervisionReport,
+    SupervisionReportError,
+    read_supervision_report,
+    supervision_file,
+)
 from gateway.routes.deps import Gateway, GatewayDep
 
 router = APIRouter(tags=["models"])
+log = logging.getLogger("gateway.models")
 
 
-async def _describe(gateway: Gateway, entry: DetectorEntry) -> dict[str, Any]:
+def _supervision() -> SupervisionReport | None:
+    try:
+        return read_supervision_report(supervision_file())
+    except SupervisionReportError as exc:  # restart counts are worth a warning, not a failed /models
+        log.warning("%s", exc)
+        return None
+
+
+def _restarts(report: SupervisionReport | None, name: str) -> dict[str, Any]:
+    """``restarts`` and ``supervisor_state``: null unless a `make start` launcher supervises ``name``."""
+    service = report.services.get(name) if report else None
+    return {
+        "restarts": service.restarts if service else None,
+        "supervisor_state": service.state if service else None,
+    }
+
+
+async def _describe(
+    gateway: Gateway, entry: DetectorEntry, report: SupervisionReport | None
+) -> dict[str, Any]:
     live = gateway.fanout.state(entry.name).snapshot()
-    described: dict[str, Any] = {**entry.model_dump(), **live}
+    described: dict[str, Any] = {**entry.model_dump(), **live, **_restarts(report, entry.name)}
     if not entry.enabled:
         described.update(
             ready=None, reason="disabled in the registry", version=None, backbone=None, info=None
@@ -43,11 +70,16 @@ async def list_models(gateway: GatewayDep) -> dict[str, Any]:
     """The registry with each detector's readiness, version, backbone, latency, last error and breaker.
 
     Probes (GET /ready and /info on each enabled detector) run concurrently and are reused for
-    ``models_cache_s`` seconds, so polling this route does not load the detectors.
+    ``models_cache_s`` seconds, so polling this route does not load the detectors. Under `make start`
+    each detector (and ``gateway``) also carries the launcher's restart count and supervision state.
     """
-    detectors = await asyncio.gather(*(_describe(gateway, entry) for entry in gateway.registry.detectors))
+    report = _supervision()
+    detectors = await asyncio.gather(
+        *(_describe(gateway, entry, report) for entry in gateway.registry.detectors)
+    )
     return {
         "detectors": list(detectors),
+        "gateway": _restarts(report, "gateway"),
         "media_types": gateway.registry.media_types(),
         "ensemble_methods": strategy_names(),
         "default_method": gateway.settings.default_method,

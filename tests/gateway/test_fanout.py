@@ -10,14 +10,6 @@ import pytest
 from gateway.fanout import DetectorOutcome, DetectorStatus, FanoutClient
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def client_for(fakes):
     clients: list[FanoutClient] = []
@@ -162,11 +154,19 @@ async def test_a_detector_for_another_media_type_is_skipped(fakes, client_for, g
     assert fakes.calls["v"] == 0
 
 
-async def test_the_breaker_skips_a_failing_detector_until_the_cooldown(fakes, client_for, gw, png):
-    clock = FakeClock()
-    client = client_for(breaker_failures=2, breaker_cooldown_s=5.0, clock=clock)
+async def wait_for_breaker(client: FanoutClient, name: str, state: str, timeout_s: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while client.breaker_state(name) != state:
+        assert time.monotonic() < deadline, f"breaker of {name} still {client.breaker_state(name)}"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_breaker_skips_a_failing_detector_until_a_health_probe_finds_it_ready(
+    fakes, client_for, gw, png
+):
+    client = client_for(breaker_failures=2, breaker_cooldown_s=0.2, health_probe_first_s=0.05)
     entry = gw.entry("a")
-    fakes.set("a", fakes.refuse())
+    fakes.set("a", fakes.refuse(), ready=False)
     for _ in range(2):
         [outcome] = await client.predict_all(png, "image", [entry])
         assert outcome.status == DetectorStatus.UNAVAILABLE
@@ -180,11 +180,68 @@ async def test_the_breaker_skips_a_failing_detector_until_the_cooldown(fakes, cl
     assert again.error.count("circuit breaker") == 1  # the last real error is quoted, not the refusal
     assert client.state("a").last_error.startswith("unavailable: cannot connect")
 
-    fakes.set("a", fakes.ok(0.9))  # it recovers
-    clock.now += 5.0
+    await asyncio.sleep(0.3)  # probes while it is not ready leave the breaker open
+    assert fakes.probes["a"] >= 2 and client.breaker_state("a") == "open"
+    assert fakes.calls["a"] == 2  # ... and still no user request was sent as a trial
+
+    fakes.set("a", fakes.ok(0.9))  # it recovers: the next probe closes the breaker, no request needed
+    await wait_for_breaker(client, "a", "closed")
+    assert fakes.calls["a"] == 2
     [outcome] = await client.predict_all(png, "image", [entry])
     assert outcome.status == DetectorStatus.OK
-    assert client.breaker_state("a") == "closed"
+
+
+async def test_one_timeout_opens_the_breaker_so_the_next_call_does_not_wait(fakes, client_for, gw, png):
+    client = client_for(breaker_failures=3, breaker_cooldown_s=0.2, health_probe_first_s=0.05)
+    entry = gw.entry("a", timeout_s=0.3)
+    fakes.set("a", fakes.hang(30), ready=False)
+    [first] = await client.predict_all(png, "image", [entry])
+    assert first.status == DetectorStatus.TIMEOUT
+    assert client.breaker_state("a") == "open"
+
+    started = time.perf_counter()
+    [second] = await client.predict_all(png, "image", [entry])
+    assert time.perf_counter() - started < 0.05
+    assert second.status == DetectorStatus.UNAVAILABLE and "circuit breaker open" in second.error
+    assert fakes.calls["a"] == 1
+
+    fakes.set("a", fakes.ok(0.4))
+    await wait_for_breaker(client, "a", "closed")
+
+
+async def test_a_detector_that_is_not_back_is_probed_at_a_steady_pace(fakes, client_for, gw, png):
+    client = client_for(breaker_failures=1, breaker_cooldown_s=5.0, health_probe_first_s=0.05)
+    fakes.set("a", fakes.refuse(), ready=False)
+    await client.predict_all(png, "image", [gw.entry("a")])
+    await asyncio.sleep(0.5)
+    # Failed probes do not slow the next one down: a restarted detector is seen within one pause.
+    assert 4 <= fakes.probes["a"] <= 11
+    assert client.state("a").health_probe_delay_s == pytest.approx(0.05)
+
+
+async def test_a_ready_detector_whose_calls_keep_failing_is_probed_less_and_less(fakes, client_for, gw, png):
+    client = client_for(breaker_failures=1, breaker_cooldown_s=0.3, health_probe_first_s=0.02)
+    fakes.set("a", fakes.status(500), ready=True)  # says ready, fails every call
+    delays = []
+    for _ in range(5):
+        await client.predict_all(png, "image", [gw.entry("a")])
+        assert client.breaker_state("a") == "open"
+        await wait_for_breaker(client, "a", "closed")
+        delays.append(client.state("a").health_probe_delay_s)
+    assert delays == pytest.approx([0.04, 0.08, 0.16, 0.3, 0.3])
+    fakes.set("a", fakes.ok(0.5))
+    await client.predict_all(png, "image", [gw.entry("a")])
+    assert client.state("a").health_probe_delay_s == pytest.approx(0.02)  # an answer resets it
+
+
+async def test_closing_the_client_stops_its_health_probes(fakes, gw, png):
+    client = FanoutClient(transport=fakes.transport(), breaker_failures=1, health_probe_first_s=0.01)
+    fakes.set("a", fakes.refuse(), ready=False)
+    await client.predict_all(png, "image", [gw.entry("a")])
+    task = client.state("a").health_probe_task
+    assert task is not None and not task.done()
+    await client.aclose()
+    assert task.done()
 
 
 async def test_a_refused_input_4xx_does_not_trip_the_breaker(fakes, client_for, gw, png):
