@@ -21,7 +21,11 @@ def main() -> int:
         print(f"tribunal gateway: configuration error:\n{exc}", file=sys.stderr)
         return 2
     # log_config=None keeps our JSON logging; the request line replaces uvicorn's access log.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the app decides
+    # whom to believe from its trusted_proxies setting (gateway/proxies.py).
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, proxy_headers=False
+    )
     return 0
 
 

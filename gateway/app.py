@@ -19,6 +19,7 @@ import httpx
 from fastapi import Depends, FastAPI
 
 from gateway.auth.jwt_secret import resolve_jwt_secret
+from gateway.auth.signin_limits import SignInLimits
 from gateway.auth.tokens import TokenService
 from gateway.dashboard import install_dashboard
 from gateway.db.engine import Database
@@ -28,6 +29,8 @@ from gateway.errors import install_error_handlers
 from gateway.fanout import FanoutClient
 from gateway.history.recorder import HistoryRecorder
 from gateway.metrics import GatewayMetrics
+from gateway.openapi import error_responses, install_openapi
+from gateway.proxies import ForwardedClientMiddleware, TrustedProxies
 from gateway.ratelimit import RateLimiter
 from gateway.registry import Registry, load_registry
 from gateway.routes import api_keys, auth, detect, health, history, models, stats, users
@@ -76,7 +79,10 @@ def create_app(
         ),
         history=HistoryRecorder(db, settings.data_dir, settings.keep_uploads),
         detect_limiter=RateLimiter(settings.detect_per_minute, what="detections"),
-        login_limiter=RateLimiter(settings.login_attempts_per_minute, what="sign-in attempts"),
+        sign_in_limits=SignInLimits(
+            per_address=settings.login_attempts_per_minute,
+            per_account=settings.login_attempts_per_account_per_minute,
+        ),
     )
 
     @contextlib.asynccontextmanager
@@ -93,10 +99,11 @@ def create_app(
     )
     app.state.gateway = gateway
     install_error_handlers(app)
+    install_openapi(app)
     # Who may call what: detection and the model list need an identity while auth_required is on
     # (history and stats check it in their handlers, which also scope the rows to the caller).
     app.include_router(detect.router, dependencies=[Depends(caller), Depends(detect_rate_limit)])
-    app.include_router(models.router, dependencies=[Depends(caller)])
+    app.include_router(models.router, dependencies=[Depends(caller)], responses=error_responses(401, 403))
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)
@@ -115,6 +122,8 @@ def create_app(
         default_limit=_SMALL_BODY_LIMIT,
         hint=f"max_upload_mb={settings.max_upload_mb:g}, set by TRIBUNAL_MAX_UPLOAD_MB",
     )
-    # Added last, so it is outermost: it logs and tags even the requests the upload limit refuses.
+    # Added after the upload limit, so it logs and tags even the requests that limit refuses.
     app.add_middleware(RequestLogMiddleware, logger_name="gateway.request", observer=metrics.observe_request)
+    # Outermost: every layer and route sees the client that trusted proxies name (gateway/proxies.py).
+    app.add_middleware(ForwardedClientMiddleware, proxies=TrustedProxies(settings.trusted_proxies))
     return app

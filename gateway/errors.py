@@ -133,6 +133,7 @@ class RateLimited(GatewayError):
             headers={"Retry-After": str(retry_after_s)},
             extra={"retry_after_s": retry_after_s, **(extra or {})},
         )
+        self.retry_after_s = retry_after_s
 
 
 _HTTP_CODES = {
@@ -144,11 +145,16 @@ _HTTP_CODES = {
 }
 
 
+# Where a parameter came from; the field name alone is what a client needs.
+_LOCATIONS = ("body", "query", "header", "path", "cookie")
+
+
 def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
     problems = []
     for error in exc.errors():
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "header")]
-        problems.append({"field": ".".join(loc) or "body", "message": error.get("msg", "invalid")})
+        loc = [str(part) for part in error.get("loc", ()) if part not in _LOCATIONS]
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append({"field": ".".join(loc) or "body", "message": message})
     detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "invalid request"
     return detail, problems
 

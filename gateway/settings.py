@@ -8,14 +8,15 @@ directory, so ``python -m gateway`` behaves the same wherever it is started.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.attribution import DEFAULT_MIN_SHARE
 from gateway.registry import REPO_ROOT
@@ -57,7 +58,8 @@ class GatewaySettings(BaseSettings):
     # Deployed stacking meta-learners (make retrain): <dir>/<media_type>/deployed.json names the version.
     meta_learner_dir: Path = Path("meta_learner/artifacts")
 
-    # Circuit breaker: open after this many consecutive failures, try one request again after the cooldown.
+    # Circuit breaker: open after this many consecutive errors, at once on a timeout; a background /ready
+    # probe closes it. The cooldown caps the pause between probes of a detector that is ready but failing.
     breaker_failures: int = Field(3, ge=1)
     breaker_cooldown_s: float = Field(10.0, gt=0)
 
@@ -82,7 +84,15 @@ class GatewaySettings(BaseSettings):
 
     # Per-user limits (0 turns one off); over the limit is a 429 with Retry-After.
     detect_per_minute: int = Field(30, ge=0)
-    login_attempts_per_minute: int = Field(10, ge=0)  # per client address, against password guessing
+    # Against password guessing, every sign-in attempt counts twice: against the client address (also
+    # sign-ups and refreshes) and against the account named, from whatever address it comes.
+    login_attempts_per_minute: int = Field(10, ge=0)
+    login_attempts_per_account_per_minute: int = Field(5, ge=0)
+
+    # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed. None by
+    # default: the client address is the TCP peer, and any client could write those headers itself.
+    # TRIBUNAL_TRUSTED_PROXIES takes a comma list ("10.0.0.5, 10.1.0.0/16") or a JSON list.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
     # History: every analysis is recorded; the uploaded file itself only when keep_uploads is true.
     keep_uploads: bool = False
@@ -94,6 +104,16 @@ class GatewaySettings(BaseSettings):
     @classmethod
     def _from_repo_root(cls, value: Path) -> Path:
         return value if value.is_absolute() else REPO_ROOT / value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from typing import Literal
+
+from gateway.errors import GatewayError, RateLimited
 
 # RFC 6750: a 401 tells the client which scheme to use.
 _BEARER = {"WWW-Authenticate": "Bearer"}
@@ -45,6 +47,16 @@ class InvalidApiKey(GatewayError):
     code = "invalid_api_key"
 
 
+class ConflictingCredentials(GatewayError):
+    """A valid bearer token and a valid X-API-Key of two different accounts in one request."""
+
+    status_code = 401
+    code = "conflicting_credentials"
+
+    def __init__(self, detail: str):
+        super().__init__(detail, headers=_BEARER)
+
+
 class WrongCredentials(GatewayError):
     """Sign-in with an unknown username or a wrong password (deliberately not saying which)."""
 
@@ -73,3 +85,24 @@ class UsernameTaken(GatewayError):
 class RegistrationClosed(GatewayError):
     status_code = 403
     code = "registration_closed"
+
+
+class SignInThrottled(RateLimited):
+    """Too many sign-in attempts from this address or for this account: refused before any password check."""
+
+    def __init__(self, limited_by: Literal["address", "account"], retry_after_s: int, limit_per_minute: int):
+        if limited_by == "address":
+            why = (
+                f"too many attempts from your address: at most {limit_per_minute} sign-in, sign-up and "
+                "refresh requests per minute, right or wrong"
+            )
+        else:
+            why = (
+                f"too many sign-in attempts for this account, from any address: at most "
+                f"{limit_per_minute} per minute, right or wrong"
+            )
+        super().__init__(
+            f"{why}; nothing was checked. Retry in {retry_after_s} s",
+            retry_after_s=retry_after_s,
+            extra={"limited_by": limited_by, "limit_per_minute": limit_per_minute},
+        )

@@ -21,6 +21,17 @@ class RegisterRequest(BaseModel):
     password: str = Field(min_length=8, max_length=256)
 
 
+class SignInForm(BaseModel):
+    """``POST /auth/token``: the OAuth2 password flow's form fields, bounded like the accounts they name."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    username: str = Field(pattern=USERNAME_PATTERN, description="case-insensitive")
+    password: str = Field(min_length=1, max_length=256)
+    grant_type: Literal["password"] | None = Field(None, description="OAuth2: 'password' when sent")
+    scope: str = Field("", max_length=1000, description="OAuth2 scopes; not used")
+
+
 class NewUserRequest(RegisterRequest):
     """An admin adding an account: the same fields, plus its role."""
 

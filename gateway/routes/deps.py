@@ -1,7 +1,8 @@
 """Shared route dependencies: the gateway's parts and the caller's identity, as annotated types.
 
 Identity, strictest last:
-    OptionalIdentityDep   whoever the credentials say (a bad credential is a 401), else anonymous
+    OptionalIdentityDep   whoever the credentials say, else anonymous; any bad credential sent is a 401,
+                          even next to a good one, and a token and a key must name the same account
     CallerDep             as above, but anonymous only while auth_required is false
     UserDep               a signed-in user, whatever auth_required says (accounts, API keys)
     AdminDep              a signed-in admin
@@ -17,8 +18,9 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from gateway.auth import accounts
 from gateway.auth.api_keys import HEADER as API_KEY_HEADER
-from gateway.auth.errors import AdminRequired, InvalidToken, NotAuthenticated
+from gateway.auth.errors import AdminRequired, ConflictingCredentials, InvalidToken, NotAuthenticated
 from gateway.auth.identity import ANONYMOUS, Identity
+from gateway.auth.signin_limits import SignInLimits
 from gateway.auth.tokens import TokenService
 from gateway.db.engine import Database
 from gateway.detection import DetectionService
@@ -43,7 +45,7 @@ class Gateway:
     tokens: TokenService
     history: HistoryRecorder
     detect_limiter: RateLimiter
-    login_limiter: RateLimiter
+    sign_in_limits: SignInLimits
 
 
 def get_gateway(request: Request) -> Gateway:
@@ -69,18 +71,28 @@ def optional_identity(
     token: Annotated[str | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Identity:
-    """The identity the request's credentials prove. Sent but invalid credentials are always a 401."""
-    if api_key:
-        with gateway.db.session() as session:
-            return accounts.identity_from_api_key(session, api_key)
-    if token:
-        claims = gateway.tokens.decode(token, "access")
-        with gateway.db.session() as session:
+    """The identity the request's credentials prove, or anonymous when it sends none.
+
+    Every credential sent is checked: a bad bearer token or a bad X-API-Key is a 401 even next to a
+    good one of the other kind, and a token and a key sent together must name the same account.
+    """
+    if not token and not api_key:
+        return ANONYMOUS
+    proven: list[Identity] = []
+    with gateway.db.session() as session:
+        if token:
+            claims = gateway.tokens.decode(token, "access")
             user = accounts.active_user(session, claims.user_id)
             if user is None:
                 raise InvalidToken("the token's account no longer exists or is disabled")
-            return accounts.identity_of(user, "token")
-    return ANONYMOUS
+            proven.append(accounts.identity_of(user, "token"))
+        if api_key:
+            proven.append(accounts.identity_from_api_key(session, api_key))
+    if len({identity.user_id for identity in proven}) > 1:
+        raise ConflictingCredentials(
+            "the bearer token and the X-API-Key belong to different accounts; send one of them"
+        )
+    return proven[0]
 
 
 OptionalIdentityDep = Annotated[Identity, Depends(optional_identity)]
@@ -120,12 +132,16 @@ def detect_rate_limit(gateway: GatewayDep, identity: CallerDep) -> None:
 
 
 def client_address(request: Request) -> str:
+    """The TCP peer, or the client that a trusted proxy names (ForwardedClientMiddleware sets it)."""
     return request.client.host if request.client else "unknown"
 
 
-def login_rate_limit(gateway: GatewayDep, request: Request) -> None:
-    """Count a sign-in or sign-up attempt against the client address (slows password guessing)."""
-    gateway.login_limiter.check(f"addr:{client_address(request)}")
+ClientAddressDep = Annotated[str, Depends(client_address)]
+
+
+def login_rate_limit(gateway: GatewayDep, address: ClientAddressDep) -> None:
+    """Count a sign-up or token refresh against the client address (sign-ins count in their route)."""
+    gateway.sign_in_limits.count_address(address)
 
 
 def request_history(gateway: GatewayDep, identity: CallerDep, rid: RequestIdDep) -> RequestHistory:

@@ -5,13 +5,14 @@ The answer is ``gateway.schemas.DetectionAnswer`` (its docstring documents every
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from gateway.detection import DetectionOptions
 from gateway.errors import MalformedRequest, UnsupportedMediaType
 from gateway.history.recorder import RequestHistory
+from gateway.openapi import error_responses
 from gateway.routes.deps import GatewayDep, HistoryDep, RequestIdDep
 from gateway.schemas import DetectionAnswer, PredictRequest, parse_models
 from tribunal_sdk.requests import decode_base64
@@ -19,19 +20,25 @@ from tribunal_sdk.requests import decode_base64
 router = APIRouter(tags=["detection"])
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description + ' (body: {"error", "detail", ...})'}
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error("empty or undecodable file"),
-    401: _error("no identity while auth is on: send a bearer token or an X-API-Key"),
-    413: _error("upload over the byte cap, or an image over the pixel cap"),
-    415: _error("not an accepted image/video format, or no enabled detector for its media type"),
-    422: _error("malformed request: missing file, bad base64, unknown ensemble_method or models"),
-    429: _error("over the per-user detection limit; Retry-After says when to try again"),
-    503: _error("every detector for the media type failed, or a hard dependency failed"),
-}
+ERROR_RESPONSES = error_responses(
+    400,
+    401,
+    403,
+    413,
+    415,
+    422,
+    429,
+    503,
+    described={
+        400: "empty or undecodable file, or a multipart body that cannot be read",
+        401: "no identity while auth is on (send a bearer token or an X-API-Key), or a bad credential",
+        413: "upload over the byte cap, or an image over the pixel cap",
+        415: "not an accepted image/video format, or no enabled detector for its media type",
+        422: "malformed request: missing file, bad base64, unknown ensemble_method or models",
+        429: "over the per-user detection limit; Retry-After says when to try again",
+        503: "every detector for the media type failed, or a hard dependency failed",
+    },
+)
 
 
 async def _run(
@@ -65,7 +72,8 @@ async def detect(
     gateway: GatewayDep,
     rid: RequestIdDep,
     history: HistoryDep,
-    file: Annotated[UploadFile | None, File(description="the image or video")] = None,
+    # Documented as a file that may be left out (no null): leaving it out is the missing_file 422 below.
+    file: Annotated[UploadFile, File(description="the image or video; required")] = None,  # type: ignore[assignment]
     ensemble_method: Annotated[str | None, Form(description="voting, average or stacking")] = None,
     models: Annotated[str | None, Form(description="comma list of detector names; default all")] = None,
     threshold: Annotated[float | None, Form(gt=0, lt=1)] = None,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from gateway.openapi import error_responses
 from gateway.routes.deps import GatewayDep
 
 router = APIRouter(tags=["operations"])
@@ -19,7 +20,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    responses=error_responses(
+        503, described={503: "some media type has no ready detector; the body also has the readiness fields"}
+    ),
+)
 async def ready(gateway: GatewayDep) -> JSONResponse:
     """200 when every media type the registry serves has at least one ready detector, else 503 naming the gaps."""
     entries = gateway.registry.enabled()
@@ -49,7 +55,7 @@ async def ready(gateway: GatewayDep) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(gateway: GatewayDep) -> Response:
     """Prometheus text: requests, latency, detector calls by status, breaker states, verdicts."""
     return Response(gateway.metrics.render(gateway.registry, gateway.fanout), media_type=CONTENT_TYPE_LATEST)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import FileResponse
 
 from gateway.errors import NotFound
@@ -13,29 +12,24 @@ from gateway.fusion import Verdict
 from gateway.history import queries
 from gateway.history.schemas import HistoryDetail, HistoryPage
 from gateway.history.uploads import content_type, upload_path
+from gateway.openapi import error_responses
 from gateway.routes.deps import CallerDep, GatewayDep
+from gateway.routes.params import AnalysisId, Page, PageSize, Since, Until, UsernameFilter
 
-router = APIRouter(prefix="/history", tags=["history"])
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """Query datetimes without an offset are taken as UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+router = APIRouter(prefix="/history", tags=["history"], responses=error_responses(401, 403, 422))
+_NOT_FOUND = error_responses(404)
 
 
 def history_filters(
     verdict: Verdict | None = None,
     media_type: Literal["image", "video"] | None = None,
-    since: Annotated[
-        datetime | None, Query(description="from this time on (ISO 8601; UTC if no offset)")
-    ] = None,
-    until: Annotated[datetime | None, Query(description="before this time (exclusive)")] = None,
-    username: Annotated[str | None, Query(description="admins: one user's analyses only")] = None,
+    since: Since = None,
+    until: Until = None,
+    username: UsernameFilter = None,
 ) -> queries.HistoryFilters:
+    """The filters /history and /stats share, already bounded and in UTC (see gateway/routes/params.py)."""
     return queries.HistoryFilters(
-        verdict=verdict, media_type=media_type, since=as_utc(since), until=as_utc(until), username=username
+        verdict=verdict, media_type=media_type, since=since, until=until, username=username
     )
 
 
@@ -47,23 +41,23 @@ def list_history(
     identity: CallerDep,
     gateway: GatewayDep,
     filters: FiltersDep,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> HistoryPage:
     """Analyses newest first, filtered by verdict, media type, date range (and user, for admins)."""
     with gateway.db.session() as session:
         return queries.list_history(session, identity, filters, page, page_size)
 
 
-@router.get("/{analysis_id}")
-def get_history(analysis_id: str, identity: CallerDep, gateway: GatewayDep) -> HistoryDetail:
+@router.get("/{analysis_id}", responses=_NOT_FOUND)
+def get_history(analysis_id: AnalysisId, identity: CallerDep, gateway: GatewayDep) -> HistoryDetail:
     """One analysis in full. Someone else's id answers 404, exactly like an unknown one."""
     with gateway.db.session() as session:
         return queries.analysis_detail(queries.get_analysis(session, identity, analysis_id))
 
 
-@router.get("/{analysis_id}/file", response_class=FileResponse)
-def get_history_file(analysis_id: str, identity: CallerDep, gateway: GatewayDep) -> FileResponse:
+@router.get("/{analysis_id}/file", response_class=FileResponse, responses=_NOT_FOUND)
+def get_history_file(analysis_id: AnalysisId, identity: CallerDep, gateway: GatewayDep) -> FileResponse:
     """The analysed file itself, when the gateway keeps uploads (``keep_uploads``)."""
     with gateway.db.session() as session:
         stored = queries.get_analysis(session, identity, analysis_id).stored_path
@@ -74,8 +68,8 @@ def get_history_file(analysis_id: str, identity: CallerDep, gateway: GatewayDep)
     return FileResponse(path, media_type=content_type(path), headers={"X-Content-Type-Options": "nosniff"})
 
 
-@router.delete("/{analysis_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_history(analysis_id: str, identity: CallerDep, gateway: GatewayDep) -> Response:
+@router.delete("/{analysis_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+def delete_history(analysis_id: AnalysisId, identity: CallerDep, gateway: GatewayDep) -> Response:
     """Forget one analysis (and its kept file)."""
     with gateway.db.session() as session:
         queries.delete_analysis(session, identity, analysis_id, gateway.settings.data_dir)

@@ -6,10 +6,11 @@ from fastapi import APIRouter
 
 from gateway.history import queries
 from gateway.history.schemas import Stats
+from gateway.openapi import error_responses
 from gateway.routes.deps import CallerDep, GatewayDep
 from gateway.routes.history import FiltersDep
 
-router = APIRouter(tags=["history"])
+router = APIRouter(tags=["history"], responses=error_responses(401, 403, 422))
 
 
 @router.get("/stats")

@@ -8,9 +8,10 @@ from gateway.auth import accounts
 from gateway.auth.errors import InvalidToken
 from gateway.auth.schemas import NewUserRequest, UserOut
 from gateway.db.models import User
+from gateway.openapi import error_responses
 from gateway.routes.deps import AdminDep, GatewayDep, UserDep
 
-router = APIRouter(prefix="/users", tags=["accounts"])
+router = APIRouter(prefix="/users", tags=["accounts"], responses=error_responses(401, 403))
 
 
 @router.get("/me")
@@ -23,7 +24,7 @@ def me(identity: UserDep, gateway: GatewayDep) -> UserOut:
         return UserOut.model_validate(user)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 422))
 def add_user(body: NewUserRequest, _: AdminDep, gateway: GatewayDep) -> UserOut:
     """Create an account with the given role (admins only; works while sign-up is closed)."""
     with gateway.db.session() as session:
