@@ -145,6 +145,8 @@ def candidates_markdown(candidates: list[dict[str, Any]], chosen: str) -> str:
             fmt(c["nll"]),
             fmt(c["top1_among_ai"]),
             fmt(c["temperature"], 2),
+            fmt(c["shortfall"]),
+            fmt(c["shortfall_se"]),
         ]
         for c in candidates
     ]
@@ -157,8 +159,15 @@ def candidates_markdown(candidates: list[dict[str, Any]], chosen: str) -> str:
             "8-class log-loss",
             "top-1 among AI",
             "own T",
+            "shortfall to the best",
+            "its SE over sources",
         ],
         rows,
+    ) + (
+        "\n\nThe chosen candidate (bold) is the most regularised one whose shortfall to the best "
+        "out-of-fold ROC-AUC is at most one standard error of that shortfall, bootstrapped over whole "
+        "sources (detectors/common/selection.py): differences this small are noise, and on held-out "
+        'sources the more regularised probes generalised better (docs/benchmarks.md, "held-out sources").'
     )
 
 

@@ -4,8 +4,8 @@
    (the whole stored crop resized to the backbone's input), computed once and cached.
 2. Candidate linear heads (backbone variant x class weighting x L2 strength) are scored
    leave-source-out: fitted on the other folds, scored on each held-out fold in turn.
-3. The candidate with the best out-of-fold ROC-AUC of 1 - P(real) is kept (ties: lower out-of-fold
-   log-loss), its temperature fitted on its out-of-fold logits (to the binary log-loss of
+3. The most regularised candidate within one standard error (over sources) of the best out-of-fold
+   ROC-AUC of 1 - P(real) is kept (detectors/common/selection.py), its temperature fitted on its out-of-fold logits (to the binary log-loss of
    1 - P(real), see ``fit.fit_fake_temperature``), its head refitted on every image,
    saved as safetensors, pinned in detector.yaml and checked end to end against the cached features.
    The calibrated out-of-fold answers go to ``oof_answers.json`` (what the stacker learns from);
@@ -42,6 +42,7 @@ from detectors.common.corpus_training import (
 )
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
 from detectors.common.oof_format import OOF_ANSWERS
+from detectors.common.selection import Reach, one_se_choice
 from detectors.common.training import (
     DEFAULT_SEED,
     SpecEditError,
@@ -58,9 +59,7 @@ COMMAND = "make benchmark CORPUS=../shared/corpus/manifest.csv && make train-det
 # The spatial means of every block stage and of the head conv (stages 2-6 only scored the same, +-0.001).
 STAGES = ALL_STAGES
 # scikit-learn's C: inverse L2 strength on standardised features (the lead's probe used ~0.01).
-DEFAULT_C_GRID = (0.003, 0.01, 0.03, 0.1)
-# Out-of-fold ROC-AUCs equal to this many decimals are a tie, broken by log-loss.
-AUC_DECIMALS = 3
+DEFAULT_C_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
 @dataclass
@@ -143,9 +142,16 @@ def score_candidate(
     )
 
 
-def choose(candidates: list[Candidate]) -> Candidate:
-    """Best out-of-fold ROC-AUC (to ``AUC_DECIMALS``); ties go to the lower out-of-fold log-loss."""
-    return max(candidates, key=lambda c: (round(c.roc_auc, AUC_DECIMALS), -c.log_loss))
+def choose(candidates: list[Candidate], corpus: CorpusSet) -> tuple[Candidate, list[Reach[Candidate]]]:
+    """The most regularised candidate within one standard error (over sources) of the best out-of-fold
+    ROC-AUC, and every candidate's shortfall to the best (detectors/common/selection.py)."""
+    return one_se_choice(
+        candidates,
+        corpus.y,
+        corpus.sources,
+        score=lambda c: 1.0 - softmax(c.oof_logits)[:, 0],
+        simpler=lambda c: -c.c,
+    )
 
 
 def set_spec_line(spec_file: Path, key: str, value: str) -> None:
@@ -243,8 +249,13 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
     timings["candidates"] = time.perf_counter() - t0
-    best = choose(candidates)
-    print(f"chosen: {best.name}")
+    best, reaches = choose(candidates, corpus)
+    print(f"chosen: {best.name} (the most regularised within one standard error of the best)")
+    reach_of = {id(r.candidate): r for r in reaches}
+
+    def summary_with_reach(c: Candidate) -> dict:
+        r = reach_of[id(c)]
+        return {**c.summary(), "shortfall": r.shortfall, "shortfall_se": r.se}
 
     t0 = time.perf_counter()
     temperature = fit_fake_temperature(best.oof_logits, corpus.y)
@@ -298,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         classes=classes,
         report=report,
         attribution=attribution,
-        candidates=[c.summary() for c in candidates],
+        candidates=[summary_with_reach(c) for c in candidates],
         chosen=chosen,
         temperature=temperature,
         multiclass_t=multiclass_t,
@@ -323,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
         "multiclass_temperature_instead": multiclass_t,
         "oof": report.to_dict(),
         "attribution": attribution.to_dict(),
-        "candidates": [c.summary() for c in candidates],
+        "candidates": [summary_with_reach(c) for c in candidates],
         "end_to_end_max_logit_gap": gap,
         "weights_sha256": sha,
         "timings_s": timings,

@@ -6,8 +6,9 @@ every choice made leave-source-out:
 1. Features of every stored corpus crop through the detector's own view (the whole crop resized to each
    backbone's input; detectors/common/views.py), per backbone, cached beside the imported manifest.
 2. Candidates: EfficientNet-Lite0, Lite2 and both side by side, each with a few L2 strengths. Each is
-   scored out-of-fold over the manifest's folds (every image of a source in one fold); the highest
-   out-of-fold ROC-AUC wins, ties broken by log-loss.
+   scored out-of-fold over the manifest's folds (every image of a source in one fold); the most
+   regularised candidate within one standard error (over sources) of the best out-of-fold ROC-AUC wins
+   (detectors/common/selection.py).
 3. Platt scaling on the winner's out-of-fold logits (itself cross-fitted for the reported ECE); the
    final probe is fitted on every image, and standardisation and scaling are folded into one
    ``Linear(D, 1)`` saved exactly like the published ``fc_weights.pth``.
@@ -47,13 +48,14 @@ from detectors.common.corpus_training import (
 from detectors.common.evaluation import binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, shown_path, table
 from detectors.common.oof_format import OOF_ANSWERS
+from detectors.common.selection import one_se_choice
 from detectors.common.training import DEFAULT_SEED, limit_threads, pin_weight, progress, seed_everything
 from tribunal_sdk.media import file_sha256
 
 DETECTOR_DIR = Path(__file__).resolve().parent
 FEATURES_VERSION = "v1"  # bump when LiteStageEncoder's features change, so cached ones are recomputed
 BACKBONE_SETS = (("lite0",), ("lite2",), ("lite0", "lite2"))
-L2_STRENGTHS = (0.003, 0.01, 0.03)
+L2_STRENGTHS = (0.0003, 0.001, 0.003, 0.01, 0.03)
 # Real photos re-scaled by these factors must not drift towards "fake" (the crop-size confound).
 SCALE_CHECK = (0.5, 0.75, 1.5)
 SAMPLE_CHECK = 200  # images used for the format and scale checks
@@ -202,8 +204,10 @@ def main(argv: list[str] | None = None) -> None:
             cand = Candidate(backbones, l2_c, logit, roc_auc(y, prob), binary_log_loss(y, prob))
             candidates.append(cand)
             print(f"  {cand.name}: out-of-fold ROC-AUC {fmt(cand.roc_auc)}", flush=True)
-    best = max(candidates, key=lambda c: (round(c.roc_auc, 4), -c.log_loss))
-    print(f"chosen: {best.name}")
+    best, reaches = one_se_choice(
+        candidates, y, corpus.sources, score=lambda c: c.oof_logit, simpler=lambda c: -c.l2_c
+    )
+    print(f"chosen: {best.name} (the most regularised within one standard error of the best)")
 
     # Calibration: the reported out-of-fold probabilities use a Platt fit on the other folds only.
     def platt_oof(train, test):
@@ -240,7 +244,15 @@ def main(argv: list[str] | None = None) -> None:
         "chosen": best.name,
         "platt": {"a": platt.a, "b": platt.b},
         "out_of_fold": report.to_dict(),
-        "candidates": {c.name: {"roc_auc": c.roc_auc, "log_loss": c.log_loss} for c in candidates},
+        "candidates": {
+            r.candidate.name: {
+                "roc_auc": r.candidate.roc_auc,
+                "log_loss": r.candidate.log_loss,
+                "shortfall": r.shortfall,
+                "shortfall_se": r.se,
+            }
+            for r in reaches
+        },
         "checks": found,
         "corpus": {
             "manifest": shown_path(corpus.manifest),
@@ -251,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_card(
-        args.out / "MODEL_CARD.md", corpus, candidates, best, platt, report, found, weights_path, sha, elapsed
+        args.out / "MODEL_CARD.md", corpus, reaches, best, platt, report, found, weights_path, sha, elapsed
     )
     print(
         f"out-of-fold: ROC-AUC {fmt(report.roc_auc)}, ECE {fmt(report.ece)}; format gap {fmt(found['format_gap_mean'])}; "
@@ -259,9 +271,16 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def write_card(path, corpus, candidates, best, platt, report, found, weights_path, sha, elapsed) -> None:
+def write_card(path, corpus, reaches, best, platt, report, found, weights_path, sha, elapsed) -> None:
     rows = [
-        [("**" + c.name + "**") if c is best else c.name, fmt(c.roc_auc), fmt(c.log_loss)] for c in candidates
+        [
+            ("**" + r.candidate.name + "**") if r.candidate is best else r.candidate.name,
+            fmt(r.candidate.roc_auc),
+            fmt(r.candidate.log_loss),
+            fmt(r.shortfall),
+            fmt(r.se),
+        ]
+        for r in reaches
     ]
     scale = found["real_mean_prob_fake_by_scale"]
     families_missed = [f["family"] for f in report.per_family if f["n"] >= 20 and f["roc_auc"] < 0.80]
@@ -309,7 +328,12 @@ under the import's `.features/`, so a rerun takes seconds).
 
 ### Candidates (out-of-fold, same folds)
 
-{table(["candidate", "ROC-AUC", "log-loss (uncalibrated)"], rows)}
+{table(["candidate", "ROC-AUC", "log-loss (uncalibrated)", "shortfall to the best", "its SE over sources"], rows)}
+
+The chosen candidate (bold) is the most regularised one whose shortfall to the best out-of-fold ROC-AUC
+is at most one standard error of that shortfall, bootstrapped over whole sources
+(detectors/common/selection.py): differences this small are noise, and on held-out sources the more
+regularised probes generalised better (docs/benchmarks.md, "held-out sources").
 
 Tried before these, on the same folds, with the decision recorded here: standard deviations of the
 stage maps as extra features (-0.003), signed square-root features (-0.005), training on extra

@@ -4,6 +4,7 @@ python -m scripts.bench                 # every suite
 python -m scripts.bench --suite gateway # one suite
 python -m scripts.bench --suite detectors --detector fft_spectral --requests 100 --threads 1
 python -m scripts.bench --suite detect  # /detect latency at 1024x1024 and the PNG/JPEG gap, real stack
+python -m scripts.bench --suite unseen  # fused and per-detector ROC-AUC on held-out package images, real stack
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.bench import detect, detectors, gateway_fanout, quality, video
+from scripts.bench import detect, detectors, gateway_fanout, quality, unseen, video
 from scripts.bench.report import write_section
 
 # suite name -> (title, runner returning the markdown body)
@@ -21,6 +22,7 @@ SUITES = {
     "detectors": ("Image detectors: throughput, batching and SDK overhead (issue 4)", detectors.run),
     "detect": ("/detect end to end: 1024x1024 latency and PNG/JPEG format gap (issue 12)", detect.run),
     "quality": ("Detection quality, leave-source-out (issue 12)", quality.run),
+    "unseen": ("Detection on held-out sources, whole uploads through the stack (issue 12)", unseen.run),
 }
 
 
