@@ -11,7 +11,7 @@ CORPUS ?=
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install start stop test lint format bench health benchmark package-corpus train-detector frontend browser postgres admin
+.PHONY: help install start stop test lint format bench health benchmark package-corpus train-detector frontend browser postgres admin prometheus metrics-up
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ start: install frontend ## run the gateway (port 8000) and every enabled detecto
 stop: install ## stop a stack started by `make start` in another terminal
 	$(PY) -m scripts.launcher stop
 
-test: install frontend browser postgres ## lint, then run the whole test suite (API and browser tests included)
+test: install frontend browser postgres prometheus ## lint, then run the whole test suite (API and browser tests included)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -83,6 +83,16 @@ browser: ## install Debian's Chromium for the browser tests when it is missing (
 postgres: ## install Debian's PostgreSQL server for the PostgreSQL tests when it is missing (needs root)
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } \
 		|| echo "warning: no PostgreSQL server and not root; the PostgreSQL tests will be skipped (sudo apt-get install postgresql)"
+
+# The monitoring checks (promtool check config/rules) and `make metrics-up` use these binaries.
+prometheus: ## install Debian's Prometheus (prometheus, promtool) for the monitoring checks when missing (needs root)
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; } \
+		|| echo "warning: no promtool and not root; the Prometheus checks will be skipped (sudo apt-get install prometheus)"
+
+PROMETHEUS_PORT ?=
+GRAFANA_PORT ?=
+metrics-up: install prometheus ## Prometheus (and Grafana where installed) for the stack of `make start`: make metrics-up [PROMETHEUS_PORT=9090] [GRAFANA_PORT=3000]; Ctrl-C stops
+	$(PY) -m scripts.metrics_up $(if $(PROMETHEUS_PORT),--prometheus-port $(PROMETHEUS_PORT)) $(if $(GRAFANA_PORT),--grafana-port $(GRAFANA_PORT))
 
 ADMIN_USER ?=
 admin: install ## create or promote an administrator: make admin [ADMIN_USER=alice]

@@ -1,7 +1,8 @@
 """docker-compose.yml, generated from the registry (config/detectors.yaml) so the two cannot drift.
 
-The file holds the gateway (the only published port) and one service per ENABLED detector, each
-built from its own Dockerfile; detectors marked ``gpu: true`` reserve an NVIDIA GPU and get the CUDA
+The file holds the gateway (the only port published on every interface), one service per ENABLED
+detector, each built from its own Dockerfile, and Prometheus and Grafana (scripts/monitoring.py,
+published on 127.0.0.1 only); detectors marked ``gpu: true`` reserve an NVIDIA GPU and get the CUDA
 PyTorch build, the others the CPU build. Detectors sit on an internal network with no route out; the
 gateway also joins an edge network to publish its port. A ``postgres`` profile adds PostgreSQL.
 The gateway inside compose reads config/detectors.containers.yaml (see scripts/deploy_names.py).
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.registry import REPO_ROOT, DetectorEntry, Registry, load_registry
-from scripts import generated_files
+from scripts import generated_files, monitoring
 from scripts.deploy_names import (
     CONTAINER_APP_DIR,
     CONTAINER_DATA_DIR,
@@ -53,6 +54,9 @@ HEADER = """\
 #   TRIBUNAL_DATABASE_URL   empty: SQLite in the gateway-data volume; with the postgres profile:
 #                           postgresql+psycopg://tribunal:<POSTGRES_PASSWORD>@postgres:5432/tribunal
 #   POSTGRES_PASSWORD       password of the postgres profile's database
+#   TRIBUNAL_PROMETHEUS_PORT, TRIBUNAL_GRAFANA_PORT   Prometheus and Grafana on 127.0.0.1 (9090, 3000)
+#   TRIBUNAL_GRAFANA_ADMIN_PASSWORD                   Grafana's admin password (default admin);
+#                                                     anyone reaching Grafana may view the dashboard
 """
 
 
@@ -151,6 +155,7 @@ def compose_document(registry: Registry, cpu_only: bool = False) -> dict[str, An
     for entry in detectors:
         services[service_name(entry.name)] = detector_service(entry, cpu_only)
     services["postgres"] = postgres_service()
+    services.update(monitoring.compose_services(BACKEND_NETWORK, EDGE_NETWORK))
     return {
         "name": "tribunal",
         "services": services,
@@ -159,7 +164,12 @@ def compose_document(registry: Registry, cpu_only: bool = False) -> dict[str, An
             BACKEND_NETWORK: {"internal": True},
             EDGE_NETWORK: {},
         },
-        "volumes": {"gateway-data": {}, "meta-learner-artifacts": {}, "postgres-data": {}},
+        "volumes": {
+            "gateway-data": {},
+            "meta-learner-artifacts": {},
+            "postgres-data": {},
+            **{volume: {} for volume in monitoring.COMPOSE_VOLUMES},
+        },
     }
 
 

@@ -1,4 +1,5 @@
-"""Every deployment file generated from the registry: Dockerfiles, docker-compose.yml, deploy/k8s/.
+"""Every deployment file generated from the registry: Dockerfiles, docker-compose.yml, deploy/k8s/,
+and the metrics stack's deploy/prometheus/ and deploy/grafana/.
 
     python -m scripts.deploy_files generate   # write them (make deploy-files)
     python -m scripts.deploy_files check      # exit 1 naming each file that drifted (make deploy-check)
@@ -14,19 +15,20 @@ import sys
 from pathlib import Path
 
 from gateway.registry import REPO_ROOT, load_registry
-from scripts import compose, dockerfiles, generated_files, k8s
+from scripts import compose, dockerfiles, generated_files, k8s, monitoring
 
 
 def render_all(root: Path = REPO_ROOT) -> dict[Path, str]:
     registry = load_registry(root / "config" / "detectors.yaml")
     rendered: dict[Path, str] = {}
-    for module in (dockerfiles, compose, k8s):
+    for module in (dockerfiles, compose, k8s, monitoring):
         rendered.update(module.render_all(root, registry))
     return rendered
 
 
-# deploy/k8s is generated whole; elsewhere generated files sit beside hand-written ones.
-OWNED_DIRS = (k8s.K8S_DIR,)
+# deploy/k8s and the metrics stack's folders are generated whole; elsewhere generated files sit
+# beside hand-written ones.
+OWNED_DIRS = (k8s.K8S_DIR, *monitoring.OWNED_DIRS)
 
 
 def generate(root: Path = REPO_ROOT) -> list[Path]:

@@ -28,7 +28,7 @@ CONTAINER_APP_DIR = "/app"
 CONTAINERS_REGISTRY = Path("config/detectors.containers.yaml")
 CONTAINER_DATA_DIR = "/data"
 # Names other parts of the deployment already use; a detector may not take them.
-RESERVED_SERVICE_NAMES = frozenset({GATEWAY_SERVICE, "postgres"})
+RESERVED_SERVICE_NAMES = frozenset({GATEWAY_SERVICE, "postgres", "prometheus", "grafana"})
 
 TorchVariant = Literal["gpu", "cpu"]
 

@@ -8,6 +8,9 @@ from scripts.deploy_names import containers_registry
 from support.tools import run, tool
 
 GPU_RESERVATION = [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+# The metrics stack (scripts/monitoring.py; tests/deploy/test_monitoring.py), published on 127.0.0.1 only.
+MONITORING = ["prometheus", "grafana"]
+MONITORING_VOLUMES = {"prometheus-data", "grafana-data"}
 
 
 def validate(path) -> None:
@@ -21,7 +24,7 @@ def test_the_committed_compose_file_is_valid():
 def test_it_holds_the_gateway_and_every_enabled_detector_of_the_registry():
     document = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     registry = load_registry(REPO_ROOT / "config" / "detectors.yaml")
-    expected = {"gateway", "postgres", *(e.name.replace("_", "-") for e in registry.enabled())}
+    expected = {"gateway", "postgres", *MONITORING, *(e.name.replace("_", "-") for e in registry.enabled())}
     assert set(document["services"]) == expected
 
 
@@ -30,7 +33,8 @@ def test_gpu_detectors_reserve_a_gpu_and_the_file_stays_valid(tmp_path, mixed_re
     path.write_text(render_compose(mixed_registry))
     validate(path)
     services = yaml.safe_load(path.read_text())["services"]
-    assert set(services) == {"gateway", "postgres", "gpu-model", "cpu-video"}  # not the disabled one
+    # Not the disabled detector.
+    assert set(services) == {"gateway", "postgres", *MONITORING, "gpu-model", "cpu-video"}
     gpu, cpu = services["gpu-model"], services["cpu-video"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"] == GPU_RESERVATION
     assert gpu["build"]["args"] == {"TORCH_VARIANT": "gpu"}
@@ -51,7 +55,7 @@ def test_the_cpu_variant_drops_every_gpu_reservation(tmp_path, mixed_registry):
 def test_only_the_gateway_is_published_and_detectors_have_no_route_out(mixed_registry):
     document = compose_document(mixed_registry)
     services = document["services"]
-    assert [name for name, s in services.items() if "ports" in s] == ["gateway"]
+    assert [name for name, s in services.items() if "ports" in s] == ["gateway", *MONITORING]
     assert services["gateway"]["ports"] == ["${TRIBUNAL_GATEWAY_PORT:-8000}:8000"]
     assert document["networks"]["backend"] == {"internal": True}
     for name in ("gpu-model", "cpu-video", "postgres"):
@@ -76,7 +80,8 @@ def test_the_gateway_keeps_its_data_in_named_volumes_and_postgres_is_optional(mi
     assert gateway["environment"]["TRIBUNAL_DATABASE_URL"] == "${TRIBUNAL_DATABASE_URL:-}"
     assert gateway["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
     assert document["services"]["postgres"]["profiles"] == ["postgres"]
-    assert set(document["volumes"]) == {"gateway-data", "meta-learner-artifacts", "postgres-data"}
+    named = {"gateway-data", "meta-learner-artifacts", "postgres-data", *MONITORING_VOLUMES}
+    assert set(document["volumes"]) == named
 
 
 def test_the_gateway_reaches_detectors_by_service_name_inside_containers(mixed_registry):
