@@ -26,7 +26,6 @@ from gateway.db.engine import Database
 from gateway.db.migrate import upgrade
 from gateway.detection import DetectionService
 from gateway.errors import install_error_handlers
-from gateway.fanout import FanoutClient
 from gateway.history.recorder import HistoryRecorder
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import error_responses, install_openapi
@@ -36,6 +35,7 @@ from gateway.registry import Registry, load_registry
 from gateway.routes import api_keys, auth, detect, health, history, models, stats, users
 from gateway.routes.deps import Gateway, caller, detect_rate_limit
 from gateway.settings import GatewaySettings, load_settings
+from tribunal_sdk.client import FanoutClient
 from tribunal_sdk.logs import RequestLogMiddleware
 from tribunal_sdk.upload_limit import UploadLimitMiddleware
 

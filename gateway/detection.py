@@ -19,12 +19,12 @@ from gateway.errors import (
     NoModelSelected,
     UnknownModels,
 )
-from gateway.fanout import DetectorOutcome, DetectorStatus, FanoutClient
 from gateway.fusion import FusionContext, Vote, get_strategy
 from gateway.registry import DetectorEntry, Registry
 from gateway.schemas import DetectionAnswer
 from gateway.settings import GatewaySettings
 from gateway.video.service import VideoDetection
+from tribunal_sdk.client import DetectorOutcome, DetectorStatus, FanoutClient
 from tribunal_sdk.media import decode_image, sha256_hex, sniff
 
 

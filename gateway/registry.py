@@ -33,7 +33,8 @@ class RegistryError(ValueError):
 
 
 class DetectorEntry(BaseModel):
-    """One detector service in the registry."""
+    """One detector service in the registry; the fan-out client (``tribunal_sdk.client``) takes it as is,
+    as a ``DetectorEndpoint``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.attribution import Attribution, public_detector_result
-from gateway.fanout import DetectorOutcome
 from gateway.fusion import Verdict
 from gateway.video.schemas import VideoEvidence
+from tribunal_sdk.client import DetectorOutcome
 
 
 class DetectionAnswer(BaseModel):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ from meta_learner.train import (
     PreparedFold,
     TrainConfig,
     TrainingError,
+    check_fusions,
     dropout_augment,
     fit_model,
     out_of_fold_scores,
@@ -77,7 +78,7 @@ class CorpusData:
     folds: np.ndarray
     sources: np.ndarray
     families: np.ndarray
-    weights: dict[str, float] = field(default_factory=dict)  # registry weights, for the averaging baseline
+    weights: dict[str, float] = field(default_factory=dict)  # registry weights, for the fusion baselines
     answers: dict[str, str] = field(default_factory=dict)  # detector -> where its answers came from
 
 
@@ -278,18 +279,33 @@ def cross_fit_calibration(
 
 
 def train_leave_source_out(
-    data: CorpusData, config: TrainConfig | None = None, progress: bool = True, targets: Targets | None = None
+    data: CorpusData,
+    config: TrainConfig | None = None,
+    progress: bool = True,
+    targets: Targets | None = None,
+    *,
+    fusions: Mapping[str, baselines.Fusion],
 ) -> CrossValResult:
-    """Select, calibrate and fit the stacked model on ``data`` with leave-source-out cross-validation."""
+    """Select, calibrate and fit the stacked model on ``data`` with leave-source-out cross-validation.
+
+    ``fusions`` are the fusions stacking is compared against (see ``train.train``).
+    """
     from threadpoolctl import threadpool_limits
 
     # One BLAS/OpenMP thread: the detectors share the two cores (see train.train).
     with threadpool_limits(limits=1):
-        return _run(data, config or TrainConfig(), progress, targets or Targets())
+        return _run(data, config or TrainConfig(), progress, targets or Targets(), fusions)
 
 
-def _run(data: CorpusData, config: TrainConfig, progress: bool, targets: Targets) -> CrossValResult:
+def _run(
+    data: CorpusData,
+    config: TrainConfig,
+    progress: bool,
+    targets: Targets,
+    fusions: Mapping[str, baselines.Fusion],
+) -> CrossValResult:
     started = time.perf_counter()
+    check_fusions(fusions)
     if config.optimizer == "optuna":
         try:
             import optuna  # noqa: F401
@@ -353,8 +369,9 @@ def _run(data: CorpusData, config: TrainConfig, progress: bool, targets: Targets
         model = fit_model(winner_spec, winner.params, x_all, y_all, config.seed)
 
         stacked = calibrated[winner.name]
-        methods, scores_by_method = _methods(data, stacked, winner)
-        without = _without_each_detector(data, splits, winner, stacked, config, bar)
+        methods, scores_by_method = _methods(data, stacked, winner, fusions)
+        reference = fusions[baselines.REFERENCE_FUSION]
+        without = _without_each_detector(data, splits, winner, stacked, reference, config, bar)
     weights, weights_note = _learned_weights(data.spec, model, winner.name, candidates, x_all, y_all, config)
     family_info = _family_info(data, targets)
     return CrossValResult(
@@ -404,7 +421,7 @@ def _choose_winner(
 
 
 def _methods(
-    data: CorpusData, stacked: np.ndarray, winner: CandidateResult
+    data: CorpusData, stacked: np.ndarray, winner: CandidateResult, fusions: Mapping[str, baselines.Fusion]
 ) -> tuple[list[MethodResult], dict[str, list[float]]]:
     labels, sources, families = data.labels, list(data.sources), list(data.families)
     note = f"{winner.name} + {winner.calibration}, out-of-fold"
@@ -419,8 +436,8 @@ def _methods(
     scores: dict[str, list[float]] = {"stacking": stacked.tolist()}
     observations = data.observations
     covered = sum(bool(o) for o in observations) / max(len(observations), 1)
-    for method in ("voting", "average"):
-        fused = baselines.fused_scores(method, observations, data.spec.media_type, data.weights)
+    for method, fusion in fusions.items():
+        fused = baselines.fused_scores(fusion, observations, data.weights)
         methods.append(
             MethodResult(
                 name=method,
@@ -451,6 +468,7 @@ def _without_each_detector(
     splits: list[tuple[np.ndarray, np.ndarray]],
     winner: CandidateResult,
     stacked: np.ndarray,
+    reference: baselines.Fusion,
     config: TrainConfig,
     bar: tqdm,
 ) -> list[WithoutDetector]:
@@ -475,7 +493,7 @@ def _without_each_detector(
             verdict = "no: better without"
         else:
             verdict = "no: within noise"
-        averaged = baselines.fused_scores("average", reduced, data.spec.media_type, data.weights)
+        averaged = baselines.fused_scores(reference, reduced, data.weights)
         out.append(
             WithoutDetector(
                 detector=detector,

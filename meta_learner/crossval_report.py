@@ -22,12 +22,14 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def headline(result: CrossValResult) -> dict[str, Any]:
-    """Stacking against the best single detector, voting and averaging, in out-of-fold log-loss."""
+    """Stacking against the best single detector and every fusion baseline (voting, averaging), in
+    out-of-fold log-loss."""
     singles = [m for m in result.methods if m.kind == "detector"]
+    fusions = [m.name for m in result.methods if m.kind == "fusion"]
     best_single = min(singles, key=lambda m: m.oof.log_loss)
     stacking = result.stacking.oof.log_loss
     versus = {}
-    for name in (best_single.name, "voting", "average"):
+    for name in (best_single.name, *fusions):
         delta, half = paired_difference(
             result.oof_labels, result.oof_scores["stacking"], result.oof_scores[name]
         )

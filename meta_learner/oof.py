@@ -25,16 +25,25 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
 from detectors.common.oof_format import OOF_ANSWERS, OOF_FORMAT
-from gateway.registry import DetectorEntry
 from meta_learner import paths
 from meta_learner.features import DetectorAnswer
 from meta_learner.query import Fingerprint
 
 REAL = "real"
+
+
+class DetectorPackage(Protocol):
+    """A registry entry (``gateway.registry.DetectorEntry``) as far as its out-of-fold answers go."""
+
+    @property
+    def package(self) -> str:
+        """The folder under detectors/ the launcher starts it from."""
+        ...
 
 
 class OofError(ValueError):
@@ -74,7 +83,7 @@ class OofAnswers:
         return self.answers.get(sha256)
 
 
-def oof_path(entry: DetectorEntry, detectors_dir: Path = paths.DETECTORS_DIR) -> Path:
+def oof_path(entry: DetectorPackage, detectors_dir: Path = paths.DETECTORS_DIR) -> Path:
     """Where ``entry``'s train.py writes its out-of-fold answers: beside its weights, in the package folder
     the launcher starts it from (``detectors/<package>/``, the registry's ``package``)."""
     return detectors_dir / entry.package / "weights" / OOF_ANSWERS

@@ -1,4 +1,4 @@
-"""Benchmark files through the gateway's fan-out client, every answer cached.
+"""Benchmark files through the fan-out client the gateway uses (``tribunal_sdk.client``), every answer cached.
 
 The cache (SQLite, one file per media type under data/meta_learner/cache/) is keyed by the file's
 sha256, the detector's name and its *fingerprint*: the version from its /info plus the sha256 of its
@@ -23,10 +23,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from tqdm import tqdm
 
-from gateway.fanout import DetectorOutcome, DetectorStatus, FanoutClient, ProbeResult
-from gateway.registry import DetectorEntry
 from meta_learner.dataset import BenchmarkItem
 from meta_learner.features import DetectorAnswer, Observation, attribution_classes
+from tribunal_sdk.client import DetectorEndpoint, DetectorOutcome, DetectorStatus, FanoutClient, ProbeResult
 
 
 class Fingerprint(BaseModel):
@@ -158,7 +157,7 @@ class CollectStats:
         }
 
 
-async def probe_all(fanout: FanoutClient, entries: Sequence[DetectorEntry]) -> dict[str, ProbeResult]:
+async def probe_all(fanout: FanoutClient, entries: Sequence[DetectorEndpoint]) -> dict[str, ProbeResult]:
     """/ready and /info of every entry, concurrently."""
     probes = await asyncio.gather(*(fanout.probe(entry) for entry in entries))
     return {probe.name: probe for probe in probes}
@@ -167,7 +166,7 @@ async def probe_all(fanout: FanoutClient, entries: Sequence[DetectorEntry]) -> d
 async def collect(
     items: Sequence[BenchmarkItem],
     media_type: str,
-    entries: Sequence[DetectorEntry],
+    entries: Sequence[DetectorEndpoint],
     fingerprints: Sequence[Fingerprint],
     fanout: FanoutClient,
     cache: FeatureCache,

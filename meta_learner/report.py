@@ -19,12 +19,14 @@ from meta_learner.train import TrainResult
 
 
 def headline(result: TrainResult) -> dict[str, Any]:
-    """Stacking against the best single detector, voting and averaging, in test log-loss."""
+    """Stacking against the best single detector and every fusion baseline (voting, averaging), in test
+    log-loss."""
     baselines = {b.name: b for b in result.baselines}
     singles = [b for b in result.baselines if b.name in result.spec.detectors]
+    fusions = [b.name for b in result.baselines if b.name not in result.spec.detectors]
     best_single = min(singles, key=lambda b: b.test.log_loss)
     comparisons = {}
-    for name in (best_single.name, "voting", "average"):
+    for name in (best_single.name, *fusions):
         delta, half = paired_difference(
             result.test_labels, result.test_scores["stacking"], result.test_scores[name]
         )
@@ -99,7 +101,7 @@ def render_markdown(result: TrainResult, version: str, context: dict[str, Any]) 
         if c.test is not None:
             lines.append(_metrics_row(c.name, c.test, 1.0, "candidate, uncalibrated"))
     for b in result.baselines:
-        note = "gateway fusion" if b.name in ("voting", "average") else "single detector"
+        note = "single detector" if b.name in result.spec.detectors else "gateway fusion"
         lines.append(_metrics_row(b.name, b.test, b.coverage, note))
 
     lines += ["", "## Per-source accuracy (test)", ""]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -80,7 +80,7 @@ class TrainingData:
     splits: np.ndarray
     groups: np.ndarray
     sources: np.ndarray
-    weights: dict[str, float] = field(default_factory=dict)  # registry weights, for the averaging baseline
+    weights: dict[str, float] = field(default_factory=dict)  # registry weights, for the fusion baselines
 
     def rows(self, splits: Sequence[str]) -> np.ndarray:
         return np.flatnonzero(np.isin(self.splits, list(splits)))
@@ -294,18 +294,38 @@ def _choose_calibration(
 # The run -------------------------------------------------------------------------------------------
 
 
-def train(data: TrainingData, config: TrainConfig | None = None, progress: bool = True) -> TrainResult:
-    """Select, calibrate and fit the stacked model on ``data``; score it and the baselines on ``test``."""
+def train(
+    data: TrainingData,
+    config: TrainConfig | None = None,
+    progress: bool = True,
+    *,
+    fusions: Mapping[str, baselines.Fusion],
+) -> TrainResult:
+    """Select, calibrate and fit the stacked model on ``data``; score it and the baselines on ``test``.
+
+    ``fusions`` are the fusions stacking is compared against, by name, in report order; one must be
+    ``average`` (meta_learner/baselines.py). ``make retrain`` hands in the gateway's voting and averaging.
+    """
     from threadpoolctl import threadpool_limits
 
     # One BLAS/OpenMP thread: the detectors share the two cores, and with oversubscribed threads the
     # many tiny cross-validation fits were measured several times slower than single-threaded.
     with threadpool_limits(limits=1):
-        return _train(data, config or TrainConfig(), progress)
+        return _train(data, config or TrainConfig(), progress, fusions)
 
 
-def _train(data: TrainingData, config: TrainConfig, progress: bool) -> TrainResult:
+def check_fusions(fusions: Mapping[str, baselines.Fusion]) -> None:
+    """TrainingError unless ``fusions`` can serve as a run's baselines."""
+    problem = baselines.missing_reference(fusions)
+    if problem is not None:
+        raise TrainingError(problem)
+
+
+def _train(
+    data: TrainingData, config: TrainConfig, progress: bool, fusions: Mapping[str, baselines.Fusion]
+) -> TrainResult:
     started = time.perf_counter()
+    check_fusions(fusions)
     if config.optimizer == "optuna":
         try:
             import optuna  # noqa: F401
@@ -373,7 +393,7 @@ def _train(data: TrainingData, config: TrainConfig, progress: bool) -> TrainResu
         return calibrator.apply(final_model.predict_proba(x)[:, 1])
 
     stacked_test = predict(x_test)
-    baseline_results, baseline_scores = _baselines(data, test_observations, y_test, test_sources)
+    baseline_results, baseline_scores = _baselines(data, fusions, test_observations, y_test, test_sources)
     return TrainResult(
         config=config,
         spec=data.spec,
@@ -386,7 +406,9 @@ def _train(data: TrainingData, config: TrainConfig, progress: bool) -> TrainResu
         stacking_test=evaluate(y_test, stacked_test, test_sources),
         stacking_val_cv_log_loss=log_loss(labels, calibrator.apply(oof_by_name[winner.name])),
         baselines=baseline_results,
-        missing_detector=_missing_detector(data, predict, test_observations, y_test),
+        missing_detector=_missing_detector(
+            data, predict, fusions[baselines.REFERENCE_FUSION], test_observations, y_test
+        ),
         detector_log_loss_by_split=_detector_log_loss_by_split(data),
         seconds=round(time.perf_counter() - started, 3),
         model=final_model,
@@ -396,11 +418,15 @@ def _train(data: TrainingData, config: TrainConfig, progress: bool) -> TrainResu
 
 
 def _baselines(
-    data: TrainingData, observations: list[Observation], labels: np.ndarray, sources: list[str]
+    data: TrainingData,
+    fusions: Mapping[str, baselines.Fusion],
+    observations: list[Observation],
+    labels: np.ndarray,
+    sources: list[str],
 ) -> tuple[list[BaselineResult], dict[str, list[float]]]:
     results, all_scores = [], {}
-    for method in ("voting", "average"):
-        scores = baselines.fused_scores(method, observations, data.spec.media_type, data.weights)
+    for method, fusion in fusions.items():
+        scores = baselines.fused_scores(fusion, observations, data.weights)
         coverage = sum(bool(o) for o in observations) / max(len(observations), 1)
         results.append(BaselineResult(name=method, test=evaluate(labels, scores, sources), coverage=coverage))
         all_scores[method] = scores.tolist()
@@ -416,6 +442,7 @@ def _baselines(
 def _missing_detector(
     data: TrainingData,
     predict: Callable[[np.ndarray], np.ndarray],
+    reference: baselines.Fusion,
     observations: list[Observation],
     labels: np.ndarray,
 ) -> list[MissingDetectorResult]:
@@ -428,7 +455,7 @@ def _missing_detector(
             continue
         kept = [o for o, k in zip(reduced, keep, strict=True) if k]
         stacked = predict(encode(data.spec, kept))
-        averaged = baselines.fused_scores("average", kept, data.spec.media_type, data.weights)
+        averaged = baselines.fused_scores(reference, kept, data.weights)
         out.append(
             MissingDetectorResult(
                 detector=detector,

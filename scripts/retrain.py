@@ -12,7 +12,7 @@ when there is one, else the patch benchmark data/benchmark/manifest.csv):
 - an **imported corpus** (``make benchmark CORPUS=...``): every ready detector whose train.py published
   out-of-fold answers for the weights it serves (detectors/<package>/weights/oof_answers.json, checked by
   meta_learner/oof.py) contributes those; every other detector (e.g. metadata_provenance, which has no
-  training) is asked live through the gateway's fan-out client, cached. The stacker is cross-validated
+  training) is asked live through the fan-out client the gateway uses (tribunal_sdk.client), cached. The stacker is cross-validated
   leave-source-out over the manifest's folds (meta_learner/crossval.py), with no train/val/test split.
 - the **patch benchmark**: every detector is asked live and the stacker is fitted on ``val`` and
   scored on ``test`` (meta_learner/train.py).
@@ -21,6 +21,10 @@ Retrain checks that every enabled detector for the media type is ready (and name
 not), gathers the answers, trains, writes meta_learner/reports/<media>/<version>.md + .json and the
 artifact, then switches the deployed pointer; a running gateway picks the new version up within a
 second, without a restart.
+
+This script is where the gateway and the meta-learner meet: it reads the gateway's registry and hands
+the meta-learner the registry entries and the gateway's own fusion strategies to compare stacking
+against (``gateway_fusions``); the two packages do not import each other.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +43,10 @@ import httpx
 import numpy as np
 from pydantic import BaseModel
 
-from gateway.fanout import FanoutClient
+from gateway.fusion import FusionContext, FusionStrategy, Vote, get_strategy
 from gateway.registry import DEFAULT_REGISTRY_PATH, DetectorEntry, load_registry
 from meta_learner import artifacts, crossval_report, paths
+from meta_learner.baselines import Fusion, WeightedScore
 from meta_learner.calibration import Calibrator
 from meta_learner.classifiers import Params
 from meta_learner.crossval import CorpusData, train_leave_source_out
@@ -59,10 +65,14 @@ from meta_learner.oof import OofAnswers, OofError, oof_path, read_oof_answers
 from meta_learner.query import FeatureCache, Fingerprint, collect, probe_all, read_observations
 from meta_learner.report import headline, write_report
 from meta_learner.train import TrainConfig, TrainingData, TrainingError, train
+from tribunal_sdk.client import FanoutClient
 from tribunal_sdk.media import file_sha256
 
 # A ready detector failing on more than this share of files makes the features untrustworthy.
 MAX_FAILURE_SHARE = 0.10
+
+# The gateway's strategies stacking is compared against, in report order.
+BASELINE_FUSIONS = ("voting", "average")
 
 
 class RetrainError(RuntimeError):
@@ -99,6 +109,21 @@ class RetrainOutcome(BaseModel):
 
 def say(message: str) -> None:
     print(message, flush=True)
+
+
+def gateway_fusions(media_type: str, names: Sequence[str] = BASELINE_FUSIONS) -> dict[str, Fusion]:
+    """The gateway's fusion strategies ``names`` as the meta-learner's baselines: each scores a row as
+    ``ensemble_method=<name>`` would at the default threshold 0.5 with no uncertainty band."""
+    ctx = FusionContext(media_type=media_type, threshold=0.5, uncertainty_band=0.0)
+
+    def as_fusion(strategy: FusionStrategy) -> Fusion:
+        def fuse(scores: Sequence[WeightedScore]) -> float | None:
+            votes = [Vote(s.detector, s.prob_fake, s.weight) for s in scores]
+            return strategy.run(votes, ctx).score_fake
+
+        return fuse
+
+    return {name: as_fusion(get_strategy(name)) for name in names}
 
 
 async def _fingerprints_from_detectors(
@@ -186,7 +211,7 @@ async def retrain(
         classes={f.name: f.classes for f in fingerprints if f.classes},
     )
     data = _training_data(spec, items, observations, entries)
-    result = train(data, options.config, progress=options.progress)
+    result = train(data, options.config, progress=options.progress, fusions=gateway_fusions(media))
 
     version = _unused_version(options.artifacts_dir, media)
     by_name = {f.name: f for f in fingerprints}
@@ -419,7 +444,9 @@ async def _retrain_on_corpus(
         weights={e.name: e.weight for e in entries},
         answers=plan.origin,
     )
-    result = train_leave_source_out(data, options.config, progress=options.progress)
+    result = train_leave_source_out(
+        data, options.config, progress=options.progress, fusions=gateway_fusions(media)
+    )
 
     version = _unused_version(options.artifacts_dir, media)
     oof_files = {

@@ -24,12 +24,12 @@ from gateway.auth.signin_limits import SignInLimits
 from gateway.auth.tokens import TokenService
 from gateway.db.engine import Database
 from gateway.detection import DetectionService
-from gateway.fanout import FanoutClient
 from gateway.history.recorder import HistoryRecorder, RequestHistory
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.registry import Registry
 from gateway.settings import GatewaySettings
+from tribunal_sdk.client import FanoutClient
 
 
 @dataclass

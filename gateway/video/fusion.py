@@ -21,11 +21,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gateway.fanout import DetectorOutcome, DetectorStatus
 from gateway.fusion import FusionContext, FusionResult, FusionStrategy, Vote
 from gateway.fusion.base import verdict_for
 from gateway.video.keyframes import Keyframe
 from gateway.video.schemas import Basis, KeyframeEvidence, KeyframeResult, VideoDetectorEvidence
+from tribunal_sdk.client import DetectorOutcome, DetectorStatus
 
 FUSION_RULE = (
     "verdict = the video detectors' fused score when any gave one; otherwise the image detectors' "

@@ -29,7 +29,6 @@ from gateway.errors import (
     NoModelSelected,
     UndecodableMedia,
 )
-from gateway.fanout import DetectorOutcome, DetectorStatus, FanoutClient
 from gateway.fusion import FusionContext, FusionStrategy, Vote
 from gateway.registry import DetectorEntry, Registry
 from gateway.schemas import DetectionAnswer
@@ -44,6 +43,7 @@ from gateway.video.fusion import (
 from gateway.video.keyframes import Keyframe, sample_keyframes
 from gateway.video.schemas import VideoEvidence
 from gateway.video.settings import VideoSettings
+from tribunal_sdk.client import DetectorOutcome, DetectorStatus, FanoutClient
 from tribunal_sdk.media import sniff
 from tribunal_sdk.video import VideoProbe, probe_video
 

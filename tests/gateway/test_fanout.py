@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway.fanout import DetectorOutcome, DetectorStatus, FanoutClient
+from tribunal_sdk.client import DetectorOutcome, DetectorStatus, FanoutClient
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.fanout import DetectorOutcome, DetectorStatus
 from gateway.fusion import FusionContext, Vote, get_strategy
 from gateway.video.fusion import fuse_video, summarise_keyframes
 from support.video import corrupt_video, face_video, huge_video, long_video, plain_video, zero_frame_video
+from tribunal_sdk.client import DetectorOutcome, DetectorStatus
 
 
 def upload(data: bytes, name: str = "clip.mp4") -> dict:

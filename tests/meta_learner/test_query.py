@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.fanout import FanoutClient
 from gateway.registry import DetectorEntry
 from meta_learner.dataset import read_manifest
 from meta_learner.query import FeatureCache, Fingerprint, collect, probe_all, read_observations
 from support.tiny_benchmark import make_tiny_benchmark
+from tribunal_sdk.client import FanoutClient
 
 
 def entry(name: str, port: int) -> DetectorEntry:

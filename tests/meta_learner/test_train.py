@@ -9,7 +9,11 @@ from meta_learner.classifiers import UnknownClassifier, classifier_names, get_cl
 from meta_learner.features import DetectorAnswer, encode
 from meta_learner.metrics import evaluate, expected_calibration_error, log_loss
 from meta_learner.train import TrainConfig, TrainingError, dropout_augment, train
+from scripts.retrain import gateway_fusions
 from support.meta_learning import synthetic_data
+
+# What make retrain compares stacking against: the gateway's voting and averaging.
+FUSIONS = gateway_fusions("image")
 
 
 def test_all_nine_candidates_are_registered():
@@ -41,7 +45,7 @@ def test_dropout_keeps_the_originals_and_at_least_one_detector_per_copy():
 
 def test_end_to_end_training_beats_the_baselines_and_handles_a_missing_detector():
     data = synthetic_data(300)
-    result = train(data, TrainConfig(folds=4), progress=False)
+    result = train(data, TrainConfig(folds=4), progress=False, fusions=FUSIONS)
     assert {c.name for c in result.candidates if c.error is None} == set(classifier_names())
     assert result.winner in classifier_names()
     assert result.calibrator.method in ("platt", "isotonic")
@@ -62,8 +66,8 @@ def test_end_to_end_training_beats_the_baselines_and_handles_a_missing_detector(
 def test_a_model_trained_with_dropout_copes_better_with_a_missing_detector_than_one_without():
     data = synthetic_data(400, seed=3)
     config = {"classifiers": ["logistic_regression"], "folds": 4}
-    with_dropout = train(data, TrainConfig(**config, dropout_copies=2), progress=False)
-    without = train(data, TrainConfig(**config, dropout_copies=0), progress=False)
+    with_dropout = train(data, TrainConfig(**config, dropout_copies=2), progress=False, fusions=FUSIONS)
+    without = train(data, TrainConfig(**config, dropout_copies=0), progress=False, fusions=FUSIONS)
 
     def without_strong(result):
         return {m.detector: m.stacking_log_loss for m in result.missing_detector}["strong"]
@@ -77,8 +81,8 @@ def test_optuna_tunes_with_a_seed(monkeypatch):
     config = TrainConfig(
         classifiers=["logistic_regression", "xgboost"], optimizer="optuna", trials=3, folds=3
     )
-    first = train(data, config, progress=False)
-    second = train(data, config, progress=False)
+    first = train(data, config, progress=False, fusions=FUSIONS)
+    second = train(data, config, progress=False, fusions=FUSIONS)
     assert [c.tried for c in first.candidates] == [3, 3]
     assert [c.params for c in first.candidates] == [c.params for c in second.candidates]
 
@@ -87,7 +91,7 @@ def test_too_few_groups_is_a_clear_error():
     data = synthetic_data(60)
     data.groups[:] = "one-scene"
     with pytest.raises(TrainingError, match="scene group"):
-        train(data, TrainConfig(classifiers=["naive_bayes"]), progress=False)
+        train(data, TrainConfig(classifiers=["naive_bayes"]), progress=False, fusions=FUSIONS)
 
 
 def test_metrics():

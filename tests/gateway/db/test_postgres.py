@@ -30,12 +30,12 @@ from gateway.db.engine import Database
 from gateway.db.migrate import current_revision, upgrade
 from gateway.db.models import Analysis, ApiKey, Base, DetectorResult, User
 from gateway.errors import NotFound
-from gateway.fanout import DetectorOutcome, DetectorStatus
 from gateway.history import queries
 from gateway.history.recorder import HistoryRecorder
 from gateway.registry import REPO_ROOT
 from gateway.schemas import DetectionAnswer
 from support.postgres import SERVER_TIMEZONE, PostgresServer, running_postgres
+from tribunal_sdk.client import DetectorOutcome, DetectorStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

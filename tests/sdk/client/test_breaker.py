@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.breaker import CircuitBreaker
+from tribunal_sdk.client.breaker import CircuitBreaker
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@
 A hard failure is one that cost the caller the detector's whole timeout: one is enough to open the
 breaker, so a detector that stops answering delays one request, not N. While open, every call is
 refused at once; no user request is used as a trial. Something else — the fan-out client's
-background health probe (gateway/fanout.py) — finds out when the detector is back and closes it.
+background health probe (tribunal_sdk/client/fanout.py) — finds out when the detector is back and closes it.
 A call that was already in flight and succeeds also closes it: the detector answered.
 """
 

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from gateway.aiohttp_transport import AiohttpTransport
+from tribunal_sdk.client.aiohttp_transport import AiohttpTransport
 from scripts.local_stack import free_port
 
 

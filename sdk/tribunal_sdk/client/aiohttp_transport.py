@@ -1,6 +1,6 @@
 """An httpx transport that sends requests with aiohttp.
 
-The gateway talks to detectors through one ``httpx.AsyncClient`` (tests swap the transport for
+The fan-out client talks to detectors through one ``httpx.AsyncClient`` (tests swap the transport for
 ``httpx.MockTransport``). httpx's own connection pool costs about three times the CPU per request of
 aiohttp's (measured here: 1.4 ms vs 0.4 ms per small multipart POST), and the gateway makes one call
 per detector per upload, so on a small machine the pool, not the detectors, capped throughput. This

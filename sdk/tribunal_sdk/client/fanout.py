@@ -1,10 +1,11 @@
 """The fan-out client: sends one upload to many detectors at once and reports what each one did.
 
-This is the only way Tribunal code talks to detectors (the gateway now, the meta-learner later), so
-it depends on httpx and pydantic only. One shared ``httpx.AsyncClient`` carries every call; each
-call is bounded end-to-end by its registry ``timeout_s`` and guarded by a per-detector circuit breaker.
-While a breaker is open, a background task polls that detector's ``GET /ready`` and closes the
-breaker when it answers 200, so no user request waits on a detector to find out it is back.
+This is the only way Tribunal code talks to detectors — the gateway for every request, the meta-learner
+when it gathers training features — so it depends on httpx, aiohttp and pydantic only. One shared
+``httpx.AsyncClient`` carries every call; each call is bounded end-to-end by its detector's
+``timeout_s`` and guarded by a per-detector circuit breaker. While a breaker is open, a background task
+polls that detector's ``GET /ready`` and closes the breaker when it answers 200, so no user request
+waits on a detector to find out it is back.
 
     async with FanoutClient() as client:
         outcomes = await client.predict_all(data, "image", registry.for_media_type("image"))
@@ -19,85 +20,20 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
 
-from gateway.aiohttp_transport import AiohttpTransport
-from gateway.breaker import BreakerState, CircuitBreaker
-from gateway.registry import DetectorEntry
-from tribunal_sdk.result import PredictResponse
+from tribunal_sdk.client.aiohttp_transport import AiohttpTransport
+from tribunal_sdk.client.breaker import BreakerState, CircuitBreaker
+from tribunal_sdk.client.endpoint import DetectorEndpoint
+from tribunal_sdk.client.outcomes import DetectorOutcome, DetectorStatus, ProbeResult
+from tribunal_sdk.client.responses import info_from_response, outcome_from_response, ready_from_response
 
-log = logging.getLogger("gateway.fanout")
+log = logging.getLogger("tribunal.fanout")
 
 # Weight of the newest sample in the latency moving average.
 _EWMA_ALPHA = 0.2
-# How much of a detector's error body we keep in an outcome (bodies can be HTML error pages).
-_MAX_ERROR_TEXT = 300
-
-
-class DetectorStatus(StrEnum):
-    OK = "ok"  # answered with a score
-    ABSTAINED = "abstained"  # answered "no evidence either way"; left out of fusion
-    TIMEOUT = "timeout"  # no complete answer within the registry timeout_s
-    ERROR = "error"  # answered, but with an error status or an invalid body
-    UNAVAILABLE = "unavailable"  # unreachable, not ready (503), or its circuit breaker is open
-    SKIPPED = "skipped"  # not asked (filtered out by the request's `models`, or wrong media type)
-
-
-ANSWERED = frozenset({DetectorStatus.OK, DetectorStatus.ABSTAINED})
-FAILED = frozenset({DetectorStatus.TIMEOUT, DetectorStatus.ERROR, DetectorStatus.UNAVAILABLE})
-
-
-class DetectorOutcome(BaseModel):
-    """What one detector did with one upload; serialised as-is into the gateway's ``detectors`` list."""
-
-    name: str
-    status: DetectorStatus
-    prob_fake: float | None = None
-    class_probs: dict[str, float] | None = None
-    abstained: bool = False
-    reason: str | None = None
-    version: str | None = None
-    elapsed_ms: float | None = Field(None, description="round trip as seen by the gateway")
-    http_status: int | None = Field(None, description="the detector's HTTP status, when it answered at all")
-    error: str | None = None
-    heatmap_png: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-    warnings: list[str] = Field(default_factory=list)
-
-    @property
-    def answered(self) -> bool:
-        return self.status in ANSWERED
-
-    @property
-    def failed(self) -> bool:
-        return self.status in FAILED
-
-    @classmethod
-    def skipped(cls, name: str, reason: str) -> DetectorOutcome:
-        return cls(name=name, status=DetectorStatus.SKIPPED, reason=reason)
-
-
-class ProbeResult(BaseModel):
-    """A detector's /ready and /info, as last seen."""
-
-    name: str
-    ready: bool
-    reason: str | None = None
-    info: dict[str, Any] | None = None
-    probed_at: datetime
-    elapsed_ms: float
-
-    @property
-    def version(self) -> str | None:
-        return (self.info or {}).get("version")
-
-    @property
-    def backbone(self) -> str | None:
-        return (self.info or {}).get("backbone")
 
 
 class DetectorState:
@@ -214,7 +150,7 @@ class FanoutClient:
         self,
         data: bytes,
         media_type: str,
-        entries: Sequence[DetectorEntry],
+        entries: Sequence[DetectorEndpoint],
         explain: bool = False,
         request_id: str | None = None,
     ) -> list[DetectorOutcome]:
@@ -231,7 +167,7 @@ class FanoutClient:
 
     async def predict_one(
         self,
-        entry: DetectorEntry,
+        entry: DetectorEndpoint,
         data: bytes,
         media_type: str,
         *,
@@ -239,7 +175,7 @@ class FanoutClient:
         request_id: str | None = None,
     ) -> DetectorOutcome:
         """One detector call with its timeout and breaker; never raises (except on cancellation)."""
-        if not entry.handles(media_type):
+        if media_type not in entry.media_types:
             return DetectorOutcome.skipped(
                 entry.name, f"handles {', '.join(entry.media_types)}, not {media_type}"
             )
@@ -308,7 +244,7 @@ class FanoutClient:
         self._finish(state, outcome)
         return outcome
 
-    def _watch_health(self, entry: DetectorEntry, state: DetectorState) -> None:
+    def _watch_health(self, entry: DetectorEndpoint, state: DetectorState) -> None:
         """Make sure a background probe is polling ``entry`` while its breaker is open."""
         if state.breaker.allow():
             return
@@ -317,7 +253,7 @@ class FanoutClient:
                 self._probe_until_ready(entry, state), name=f"health-probe-{entry.name}"
             )
 
-    async def _probe_until_ready(self, entry: DetectorEntry, state: DetectorState) -> None:
+    async def _probe_until_ready(self, entry: DetectorEndpoint, state: DetectorState) -> None:
         """Poll ``GET /ready`` while the breaker is open; the first 200 closes it."""
         while not state.breaker.allow():
             await asyncio.sleep(state.health_probe_delay_s)
@@ -341,7 +277,7 @@ class FanoutClient:
                 return
 
     async def _post_predict(
-        self, entry: DetectorEntry, data: bytes, explain: bool, request_id: str | None
+        self, entry: DetectorEndpoint, data: bytes, explain: bool, request_id: str | None
     ) -> DetectorOutcome:
         headers = {"X-Request-ID": request_id} if request_id else {}
         params = {"explain": "true"} if explain else {}
@@ -352,9 +288,9 @@ class FanoutClient:
             headers=headers,
             timeout=entry.timeout_s,
         )
-        return _outcome_from_response(entry, response)
+        return outcome_from_response(entry.name, response)
 
-    async def probe(self, entry: DetectorEntry, max_age_s: float = 0.0) -> ProbeResult:
+    async def probe(self, entry: DetectorEndpoint, max_age_s: float = 0.0) -> ProbeResult:
         """GET /ready and /info of one detector (reusing an answer younger than ``max_age_s``)."""
         state = self.state(entry.name)
         if (
@@ -387,20 +323,13 @@ class FanoutClient:
         state._probed_monotonic = time.monotonic()
         return result
 
-    async def _get_ready(self, entry: DetectorEntry) -> tuple[bool, str | None]:
+    async def _get_ready(self, entry: DetectorEndpoint) -> tuple[bool, str | None]:
         response = await self._client.get(f"{entry.url}/ready", timeout=self.probe_timeout_s)
-        if response.status_code == 200:
-            return True, None
-        body = _json_or_none(response)
-        reason = None
-        if isinstance(body, dict):
-            reason = body.get("reason") or body.get("detail") or body.get("status")
-        return False, str(reason) if reason else f"/ready answered HTTP {response.status_code}"
+        return ready_from_response(response)
 
-    async def _get_info(self, entry: DetectorEntry) -> dict[str, Any] | None:
+    async def _get_info(self, entry: DetectorEndpoint) -> dict[str, Any] | None:
         response = await self._client.get(f"{entry.url}/info", timeout=self.probe_timeout_s)
-        body = _json_or_none(response)
-        return body if response.status_code == 200 and isinstance(body, dict) else None
+        return info_from_response(response)
 
     def _finish(self, state: DetectorState, outcome: DetectorOutcome, called: bool = True) -> None:
         state.record(outcome, called)
@@ -409,88 +338,3 @@ class FanoutClient:
                 self._observer(outcome)
             except Exception:  # metrics must never break detection
                 log.exception("outcome observer failed")
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _error_text(response: httpx.Response) -> str:
-    body = _json_or_none(response)
-    if isinstance(body, dict) and ("detail" in body or "error" in body):
-        text = ": ".join(str(body[k]) for k in ("error", "detail") if body.get(k))
-    else:
-        text = response.text
-    text = " ".join(text.split())
-    return text[:_MAX_ERROR_TEXT] + ("…" if len(text) > _MAX_ERROR_TEXT else "")
-
-
-def _outcome_from_response(entry: DetectorEntry, response: httpx.Response) -> DetectorOutcome:
-    code = response.status_code
-    if code == 503:
-        return DetectorOutcome(
-            name=entry.name,
-            status=DetectorStatus.UNAVAILABLE,
-            http_status=code,
-            error=f"not ready (HTTP 503): {_error_text(response)}",
-        )
-    if not 200 <= code < 300:
-        return DetectorOutcome(
-            name=entry.name,
-            status=DetectorStatus.ERROR,
-            http_status=code,
-            error=f"HTTP {code}: {_error_text(response)}",
-        )
-    try:
-        answer = PredictResponse.model_validate_json(response.content)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"]) or "body"
-        return DetectorOutcome(
-            name=entry.name,
-            status=DetectorStatus.ERROR,
-            http_status=code,
-            error=f"invalid answer ({exc.error_count()} problem(s); {where}: {problem['msg']})",
-        )
-    return _outcome_from_answer(entry, answer, code)
-
-
-def _outcome_from_answer(entry: DetectorEntry, answer: PredictResponse, code: int) -> DetectorOutcome:
-    warnings = list(answer.warnings)
-    if answer.detector != entry.name:
-        warnings.append(f"answered as {answer.detector!r}, registered as {entry.name!r}")
-    common = {
-        "name": entry.name,
-        "version": answer.version,
-        "heatmap_png": answer.heatmap_png,
-        "details": answer.details,
-        "warnings": warnings,
-        "reason": answer.reason,
-        "http_status": code,
-    }
-    if answer.abstained:
-        if answer.prob_fake is not None:
-            return DetectorOutcome(
-                **{**common, "heatmap_png": None},
-                status=DetectorStatus.ERROR,
-                error="invalid answer: abstained but also gave prob_fake",
-            )
-        return DetectorOutcome(**common, status=DetectorStatus.ABSTAINED, abstained=True)
-    if answer.prob_fake is None or not 0.0 <= answer.prob_fake <= 1.0:
-        return DetectorOutcome(
-            **{**common, "heatmap_png": None},
-            status=DetectorStatus.ERROR,
-            error=f"invalid answer: prob_fake must be in [0, 1] unless abstaining, got {answer.prob_fake}",
-        )
-    class_probs = answer.class_probs
-    if class_probs is not None:
-        total = sum(class_probs.values())
-        if any(not 0.0 <= p <= 1.0 for p in class_probs.values()) or abs(total - 1.0) > 1e-3:
-            warnings.append(f"class_probs ignored: not a probability distribution (sum {total:.4f})")
-            class_probs = None
-    return DetectorOutcome(
-        **common, status=DetectorStatus.OK, prob_fake=answer.prob_fake, class_probs=class_probs
-    )
