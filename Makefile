@@ -47,6 +47,14 @@ format: install ## apply ruff's fixes and formatting
 bench: install ## performance benchmarks; writes docs/benchmarks.md
 	$(PY) -m scripts.bench
 
+# A reproducible soak of the supervised stack (scripts/bench/soak.py, docs/local-stack.md): N requests,
+# a share malformed, detectors SIGKILLed on a schedule, the gateway killed once; SEED picks the requests.
+.PHONY: soak
+N ?=
+SEED ?=
+soak: install ## soak the stack make start runs (about 10 min): make soak [N=650] [SEED=13]; writes docs/benchmarks.md
+	$(PY) -m scripts.bench.soak $(if $(N),--requests $(N)) $(if $(SEED),--seed $(SEED))
+
 health: install ## each registered detector's state (/ready, /info)
 	$(PY) -m scripts.health_check
 

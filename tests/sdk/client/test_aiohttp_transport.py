@@ -5,8 +5,8 @@ import asyncio
 import httpx
 import pytest
 
-from tribunal_sdk.client.aiohttp_transport import AiohttpTransport
 from scripts.local_stack import free_port
+from tribunal_sdk.client.aiohttp_transport import AiohttpTransport
 
 
 async def _serve(handler):
