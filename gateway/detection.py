@@ -1,6 +1,12 @@
 """The detection use-case: validate an upload, ask the right detectors, fuse, answer.
 
 Transport-free: the HTTP routes and (later) the CLI call ``DetectionService.detect`` with bytes.
+
+The gateway never holds an image's pixels: it reads the type, size and pixel count from the headers and
+checks that the image decodes in bounded memory (``tribunal_sdk.media.verify_image``). Each image
+detector does decode it, at full resolution, so the gateway admits images through a memory budget
+weighted by that decoded size (``TRIBUNAL_MEMORY_BUDGET_MB``): a burst of huge images queues here
+briefly or is refused with 503 + Retry-After, once for the whole stack.
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ from gateway.errors import (
     NoModelSelected,
     UnknownModels,
 )
-from gateway.fusion import FusionContext, Vote, get_strategy
+from gateway.fusion import FusionContext, FusionStrategy, Vote, get_strategy
 from gateway.registry import DetectorEntry, Registry
 from gateway.schemas import DetectionAnswer
 from gateway.settings import GatewaySettings
 from gateway.video.service import VideoDetection
 from tribunal_sdk.client import DetectorOutcome, DetectorStatus, FanoutClient
-from tribunal_sdk.media import decode_image, sha256_hex, sniff
+from tribunal_sdk.media import ImageHeader, probe_image, sha256_hex, sniff, verify_image
+from tribunal_sdk.memory import MemoryBudget, MemorySettings, release_after, tune_allocator
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,19 @@ class DetectionOptions:
 class DetectionService:
     """Runs one detection: the gateway's core, independent of HTTP."""
 
-    def __init__(self, settings: GatewaySettings, registry: Registry, fanout: FanoutClient):
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        registry: Registry,
+        fanout: FanoutClient,
+        memory: MemoryBudget | None = None,
+    ):
         self.settings = settings
         self.registry = registry
         self.fanout = fanout
         self.video = VideoDetection(settings, registry, fanout)
+        tune_allocator()
+        self.memory = memory or MemorySettings().budget(name="gateway")
 
     async def detect(
         self, data: bytes, options: DetectionOptions, request_id: str | None = None
@@ -63,10 +78,33 @@ class DetectionService:
             if unknown:
                 raise UnknownModels(unknown, self.registry.names)
 
-        media_type, sha256 = await self._validate_media(data, options.claimed_media_type)
-        if media_type == "video":
+        header = await self._check_media(data, options.claimed_media_type)
+        if header is None:
             # Its own path: caps on duration, keyframes to the image detectors (gateway/video/).
+            sha256 = await asyncio.to_thread(sha256_hex, data)
             return await self.video.detect(data, sha256, options, strategy, threshold, request_id, started)
+        # Every image detector decodes its own full-resolution copy while it works on the request.
+        weight = header.decoded_bytes + len(data)
+        try:
+            async with self.memory.hold(weight):
+                sha256 = await asyncio.to_thread(self._verified_sha256, data)
+                return await self._detect_image(
+                    data, sha256, options, strategy, threshold, request_id, started
+                )
+        finally:
+            await release_after(self.memory, weight)
+
+    async def _detect_image(
+        self,
+        data: bytes,
+        sha256: str,
+        options: DetectionOptions,
+        strategy: FusionStrategy,
+        threshold: float,
+        request_id: str | None,
+        started: float,
+    ) -> DetectionAnswer:
+        media_type = "image"
         asked, skipped, warnings = self._select(media_type, options.models)
 
         outcomes = await self.fanout.predict_all(
@@ -114,8 +152,9 @@ class DetectionService:
             elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
-    async def _validate_media(self, data: bytes, claimed: str | None) -> tuple[str, str]:
-        """Sniff and, for images, fully decode within the caps (off the event loop): 400/413/415 here."""
+    async def _check_media(self, data: bytes, claimed: str | None) -> ImageHeader | None:
+        """Byte cap, sniff and, for an image, its headers and pixel cap: 413/415/422 before any decoding.
+        Returns the image's header, or None for a video (decoded by the video detectors themselves)."""
         limits = self.settings.media_limits
         limits.check_size(len(data))
         sniffed = sniff(data)
@@ -124,11 +163,14 @@ class DetectionService:
                 f"media_type says {claimed!r} but the bytes are a {sniffed.format} {sniffed.media_type}",
                 code="media_type_mismatch",
             )
-        if sniffed.media_type == "image":
-            decoded = await asyncio.to_thread(decode_image, data, limits)
-            return "image", decoded.sha256
-        # Video containers are recognised here and decoded by the video detectors themselves.
-        return sniffed.media_type, await asyncio.to_thread(sha256_hex, data)
+        if sniffed.media_type != "image":
+            return None
+        return await asyncio.to_thread(probe_image, data, limits)
+
+    def _verified_sha256(self, data: bytes) -> str:
+        """400 unless the image decodes, checked without holding its pixels; then its sha256."""
+        verify_image(data, self.settings.media_limits)
+        return sha256_hex(data)
 
     def _select(
         self, media_type: str, models: list[str] | None

@@ -51,6 +51,9 @@ def _safely(findings: Findings, what: str, read: Callable[[], T], fallback: T) -
 class MetadataProvenanceDetector(ImageDetector):
     """Scores an image by its C2PA manifest, generator text chunks, EXIF and XMP."""
 
+    # It reads only the uploaded bytes: the SDK checks that the image decodes without holding its pixels.
+    reads_pixels = False
+
     def __init__(
         self,
         spec: DetectorSpec | None = None,

@@ -5,6 +5,7 @@ python -m scripts.bench --suite gateway # one suite
 python -m scripts.bench --suite detectors --detector fft_spectral --requests 100 --threads 1
 python -m scripts.bench --suite detect  # /detect latency at 1024x1024 and the PNG/JPEG gap, real stack
 python -m scripts.bench --suite unseen  # fused and per-detector ROC-AUC on held-out package images, real stack
+python -m scripts.bench --suite abuse   # 8 concurrent 39.6 MP uploads: stack RSS, answers, recovery
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.bench import detect, detectors, gateway_fanout, quality, unseen, video
+from scripts.bench import abuse, detect, detectors, gateway_fanout, quality, unseen, video
 from scripts.bench.report import write_section
 
 # suite name -> (title, runner returning the markdown body)
@@ -23,6 +24,7 @@ SUITES = {
     "detect": ("/detect end to end: 1024x1024 latency and PNG/JPEG format gap (issue 12)", detect.run),
     "quality": ("Detection quality, leave-source-out (issue 12)", quality.run),
     "unseen": ("Detection on held-out sources, whole uploads through the stack (issue 12)", unseen.run),
+    "abuse": ("Huge images under load: memory-bounded decoding (issue 13)", abuse.run),
 }
 
 

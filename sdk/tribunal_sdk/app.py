@@ -18,14 +18,24 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tribunal_sdk.batching import MicroBatcher
-from tribunal_sdk.detector import Detector
+from tribunal_sdk.detector import Detector, ImageDetector
 from tribunal_sdk.errors import InferenceFailed, TribunalError, UnsupportedMediaType
 from tribunal_sdk.heatmap import to_base64_png
 from tribunal_sdk.logs import RequestLogMiddleware
-from tribunal_sdk.media import ImageInput, VideoInput, decode_image, sha256_hex, sniff
+from tribunal_sdk.media import (
+    ImageHeader,
+    ImageInput,
+    VideoInput,
+    decode_image,
+    probe_image,
+    sha256_hex,
+    sniff,
+    verify_image,
+)
+from tribunal_sdk.memory import release_after, tune_allocator
 from tribunal_sdk.metrics import ServiceMetrics
 from tribunal_sdk.model_state import ModelState
-from tribunal_sdk.requests import read_upload
+from tribunal_sdk.requests import Upload, read_upload
 from tribunal_sdk.result import Prediction, PredictResponse
 from tribunal_sdk.settings import ServiceSettings
 from tribunal_sdk.upload_limit import UploadLimitMiddleware
@@ -42,7 +52,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TribunalError)
     async def _tribunal_error(_: Request, exc: TribunalError) -> JSONResponse:
-        return JSONResponse(exc.to_body(), status_code=exc.status_code)
+        # Some errors carry headers, e.g. Retry-After on the memory budget's 503.
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -68,6 +79,9 @@ class DetectorService:
         self.detector = detector
         self.settings = settings
         self.limits = settings.media_limits()
+        # Admission by decoded bytes: large images queue briefly or get 503 + Retry-After (memory.py).
+        self.budget = settings.budget(name=f"{detector.spec.name} service")
+        self.reads_pixels = not isinstance(detector, ImageDetector) or detector.reads_pixels
         # One worker thread per model: load(), predict_batch() and explain() all run on it, so a
         # detector never sees concurrent calls and the event loop never blocks on inference.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{detector.spec.name}-model")
@@ -112,7 +126,9 @@ class DetectorService:
             info.update(self.detector.runtime_info())
         return info
 
-    async def decode(self, data: bytes) -> ImageInput | VideoInput:
+    async def admit(self, data: bytes) -> tuple[ImageHeader | None, int]:
+        """Cheap checks before any decoding (byte cap, type, pixel cap from the headers) and the bytes the
+        request will hold once decoded: its weight in the memory budget. None for a video."""
         self.limits.check_size(len(data))
         sniffed = sniff(data)
         if sniffed.media_type not in self.detector.spec.media_types:
@@ -120,9 +136,20 @@ class DetectorService:
                 f"{self.detector.spec.name} handles {', '.join(self.detector.spec.media_types)}, "
                 f"not {sniffed.media_type} ({sniffed.format})"
             )
-        if sniffed.media_type == "image":
+        if sniffed.media_type != "image":
+            return None, 0  # spooled to a file; the video decoder streams frames from it
+        header = await asyncio.to_thread(probe_image, data, self.limits)
+        pixels = header.decoded_bytes if self.reads_pixels else header.check_bytes
+        return header, pixels + len(data)
+
+    async def decode(self, data: bytes, header: ImageHeader) -> ImageInput:
+        """The input for predict_batch, from an image ``admit`` let in: pixels decoded at native resolution
+        (the detectors analyse native-pixel crops), or, for a detector that reads no pixels, the upload
+        checked to decode without holding them."""
+        if self.reads_pixels:
             return await asyncio.to_thread(decode_image, data, self.limits)
-        return await asyncio.to_thread(_spool_video, data, sniffed.format)
+        await asyncio.to_thread(verify_image, data, self.limits)
+        return ImageInput(image=None, raw=data, format=header.format, sha256=sha256_hex(data), header=header)
 
     async def explain(self, item: ImageInput | VideoInput, prediction: Prediction) -> str | None:
         loop = asyncio.get_running_loop()
@@ -143,6 +170,7 @@ def _spool_video(data: bytes, fmt: str) -> VideoInput:
 def create_app(detector: Detector, settings: ServiceSettings | None = None) -> FastAPI:
     """Build the FastAPI app serving ``detector`` with the Tribunal detector contract."""
     settings = settings or ServiceSettings()
+    tune_allocator()  # before the worker threads start: they share the capped arenas
     service = DetectorService(detector, settings)
 
     @contextlib.asynccontextmanager
@@ -195,6 +223,8 @@ def create_app(detector: Detector, settings: ServiceSettings | None = None) -> F
     @app.get("/metrics")
     async def metrics() -> Response:
         service.metrics.queue_depth.set(service.batcher.queue_depth)
+        service.metrics.memory_in_use.set(service.budget.in_use)
+        service.metrics.memory_waiting.set(service.budget.waiting)
         service.metrics.ready.set(1 if service.state.ready else 0)
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
@@ -202,45 +232,22 @@ def create_app(detector: Detector, settings: ServiceSettings | None = None) -> F
     async def predict(request: Request) -> JSONResponse:
         started = time.perf_counter()
         status = 500
-        item: ImageInput | VideoInput | None = None
+        spooled: VideoInput | None = None
+        weight = 0
         try:
             await service.state.ensure_ready(settings.lazy_load_timeout_s)
             upload = await read_upload(request)
             explain = (
                 request.query_params.get("explain", upload.fields.get("explain", "false")).lower() in _TRUE
             )
-            item = await service.decode(upload.data)
-            warnings: list[str] = []
-            if upload.claimed_media_type and upload.claimed_media_type != detector.media_type:
-                warnings.append(
-                    f"media_type {upload.claimed_media_type!r} was claimed but the bytes are {detector.media_type}"
-                )
-            try:
-                prediction = await service.batcher.submit(item)
-            except TribunalError:
-                raise
-            except Exception as exc:
-                log.exception("predict_batch failed")
-                raise InferenceFailed(
-                    f"{detector.spec.name} failed on this input: {type(exc).__name__}: {exc}"
-                ) from exc
-            heatmap = None
-            if explain:
-                heatmap = await service.explain(item, prediction)
-                if heatmap is None:
-                    warnings.append(f"{detector.spec.name} cannot produce an explanation heatmap")
-            body = PredictResponse(
-                detector=detector.spec.name,
-                version=detector.spec.version,
-                prob_fake=prediction.prob_fake,
-                class_probs=prediction.class_probs,
-                abstained=prediction.abstained,
-                reason=prediction.reason,
-                heatmap_png=heatmap,
-                elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
-                warnings=[*prediction.warnings, *warnings],
-                details=prediction.details,
-            )
+            header, weight = await service.admit(upload.data)
+            if header is None:
+                spooled = await asyncio.to_thread(_spool_video, upload.data, sniff(upload.data).format)
+                body = await _answer(upload, spooled, explain, started)
+            else:
+                # The decoded image lives only inside the hold: queued behind, or refused by, the budget.
+                async with service.budget.hold(weight):
+                    body = await _answer(upload, await service.decode(upload.data, header), explain, started)
             status = 200
             return JSONResponse(body.model_dump())
         except TribunalError as exc:
@@ -249,7 +256,44 @@ def create_app(detector: Detector, settings: ServiceSettings | None = None) -> F
         finally:
             service.metrics.count_request(status)
             service.metrics.latency.observe(time.perf_counter() - started)
-            if isinstance(item, VideoInput):
-                item.path.unlink(missing_ok=True)
+            if spooled is not None:
+                spooled.path.unlink(missing_ok=True)
+            await release_after(service.budget, weight)
+
+    async def _answer(
+        upload: Upload, item: ImageInput | VideoInput, explain: bool, started: float
+    ) -> PredictResponse:
+        """Score one decoded input (through the batcher) and build the answer; drops ``item`` on return."""
+        warnings: list[str] = []
+        if upload.claimed_media_type and upload.claimed_media_type != detector.media_type:
+            warnings.append(
+                f"media_type {upload.claimed_media_type!r} was claimed but the bytes are {detector.media_type}"
+            )
+        try:
+            prediction = await service.batcher.submit(item)
+        except TribunalError:
+            raise
+        except Exception as exc:
+            log.exception("predict_batch failed")
+            raise InferenceFailed(
+                f"{detector.spec.name} failed on this input: {type(exc).__name__}: {exc}"
+            ) from exc
+        heatmap = None
+        if explain:
+            heatmap = await service.explain(item, prediction)
+            if heatmap is None:
+                warnings.append(f"{detector.spec.name} cannot produce an explanation heatmap")
+        return PredictResponse(
+            detector=detector.spec.name,
+            version=detector.spec.version,
+            prob_fake=prediction.prob_fake,
+            class_probs=prediction.class_probs,
+            abstained=prediction.abstained,
+            reason=prediction.reason,
+            heatmap_png=heatmap,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+            warnings=[*prediction.warnings, *warnings],
+            details=prediction.details,
+        )
 
     return app

@@ -100,24 +100,28 @@ class MicroBatcher(Generic[T, R]):
         return batch
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            batch = await self._gather()
-            # A caller that gave up (client disconnected) needs no result.
-            batch = [p for p in batch if not p.future.cancelled()]
-            if not batch:
+            # One call per batch, so the batch's inputs (decoded images, often the largest objects in the
+            # process) are dropped when it is answered, not kept until the next request arrives.
+            await self._serve(await self._gather())
+
+    async def _serve(self, gathered: list[_Pending[T, R]]) -> None:
+        # A caller that gave up (client disconnected) needs no result.
+        batch = [p for p in gathered if not p.future.cancelled()]
+        if not batch:
+            return
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        outcomes = await loop.run_in_executor(self._executor, self._run_batch, [p.item for p in batch])
+        if self._on_batch is not None:
+            self._on_batch(len(batch), time.perf_counter() - started)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if pending.future.done():
                 continue
-            started = time.perf_counter()
-            outcomes = await loop.run_in_executor(self._executor, self._run_batch, [p.item for p in batch])
-            if self._on_batch is not None:
-                self._on_batch(len(batch), time.perf_counter() - started)
-            for pending, outcome in zip(batch, outcomes, strict=True):
-                if pending.future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    pending.future.set_exception(outcome)
-                else:
-                    pending.future.set_result(outcome)
+            if isinstance(outcome, BaseException):
+                pending.future.set_exception(outcome)
+            else:
+                pending.future.set_result(outcome)
 
     def _run_batch(self, items: list[T]) -> list[R | BaseException]:
         """Runs on the worker thread. If the batch fails, retry items one by one so one bad input

@@ -128,6 +128,10 @@ class Detector(ABC, Generic[InputT]):
 
 class ImageDetector(Detector[ImageInput]):
     media_type: ClassVar[MediaType] = "image"
+    #: False for a detector that reads only the uploaded bytes (``ImageInput.raw``), never the pixels:
+    #: the SDK then checks that the upload decodes without holding its pixels (``verify_image``) and
+    #: hands predict_batch ``image=None``. A 40 MP upload costs such a detector a few MB, not 160 MB.
+    reads_pixels: ClassVar[bool] = True
 
 
 class VideoDetector(Detector[VideoInput]):

@@ -29,7 +29,10 @@ def overlay_png(image: Image.Image, heat: np.ndarray, alpha: float = 0.5, max_si
     """Blend a [0, 1] heat map (any resolution) over the image, scaled to at most ``max_side``."""
     if heat.ndim != 2:
         raise ValueError(f"heat map must be 2-D, got shape {heat.shape}")
-    base = image.convert("RGB")
+    # thumbnail() works in place, so it needs an image of its own; a fresh wrapper around the same
+    # pixels (or the converted copy) avoids copying a full-resolution upload just to shrink it.
+    image.load()
+    base = image._new(image.im) if image.mode == "RGB" else image.convert("RGB")
     base.thumbnail((max_side, max_side))
     heat_img = Image.fromarray(colorize(heat)).resize(base.size, Image.BILINEAR)
     blended = Image.blend(base, heat_img, alpha)

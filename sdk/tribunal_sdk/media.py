@@ -6,9 +6,11 @@ Everything a client uploads passes through here, in the detectors and in the gat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,6 +18,7 @@ from typing import Literal
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tribunal_sdk.errors import MediaTooLarge, UndecodableMedia, UnsupportedMediaType
+from tribunal_sdk.png_stream import PngStreamError, check_png_stream
 
 MediaType = Literal["image", "video"]
 
@@ -92,16 +95,24 @@ class MediaLimits:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """A decoded image ready for a detector: RGB pixels plus the untouched original bytes."""
+    """A decoded image ready for a detector: RGB pixels plus the untouched original bytes.
 
-    image: Image.Image  # RGB, EXIF orientation applied
+    ``image`` is None only for a detector that declared it reads no pixels (``reads_pixels = False``,
+    e.g. metadata_provenance): its upload is checked to decode, but its pixels are never held.
+    """
+
+    image: Image.Image | None  # RGB, EXIF orientation applied
     raw: bytes  # the file exactly as uploaded (metadata detectors read this)
     format: str  # sniffed format name, e.g. "jpeg"
     sha256: str = ""
     meta: dict = field(default_factory=dict)
+    header: ImageHeader | None = None
 
     @property
     def size(self) -> tuple[int, int]:
+        if self.image is None:
+            assert self.header is not None
+            return self.header.oriented_size
         return self.image.size
 
 
@@ -128,40 +139,171 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def decode_image(data: bytes, limits: MediaLimits | None = None) -> ImageInput:
-    """Decode image bytes safely.
+# ---- decoding within caps and within memory --------------------------------------------------------
 
-    Order matters: size cap, sniff (allow-list), header-only open to read the dimensions, pixel cap,
-    then the full decode. Pillow's own bomb check is turned into an error, not a warning.
-    """
+_ORIENTATION_TAG = 0x0112
+# Orientations that swap width and height (EXIF 5-8: transpose, rotate 270, transverse, rotate 90).
+_SWAPS_SIDES = {5, 6, 7, 8}
+# Bytes a pixel takes in Pillow's memory, by mode (everything not listed takes 4: RGB, RGBA, LA, CMYK, I, F).
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# PNG alpha is dropped while decoding (the RGBX unpackers), so an RGBA PNG never exists in RGBA.
+_PNG_ALPHA_DROP = {"RGBA": "RGBX", "RGBA;16B": "RGBX;16B"}
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    return _BYTES_PER_PIXEL.get(mode, 4)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image's headers say, read without decoding a pixel."""
+
+    format: str  # sniffed format name, e.g. "png"
+    width: int  # as stored, before EXIF orientation
+    height: int
+    mode: str  # Pillow's mode for the stored pixels
+    orientation: int = 1  # EXIF orientation as far as the headers show it (1: as stored)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def oriented_size(self) -> tuple[int, int]:
+        if self.orientation in _SWAPS_SIDES:
+            return self.height, self.width
+        return self.width, self.height
+
+    @property
+    def decoded_mode(self) -> str:
+        """The mode ``decode_image`` decodes into before any conversion to RGB."""
+        return "RGB" if self.format == "png" and self.mode == "RGBA" else self.mode
+
+    @property
+    def decoded_bytes(self) -> int:
+        """Peak bytes ``decode_image`` holds for the pixels: one full-resolution buffer, plus a second one
+        while an EXIF rotation or a conversion to RGB runs (the rotation first, in the smaller mode)."""
+        stored = self.pixels * _bytes_per_pixel(self.decoded_mode)
+        peak = stored
+        if self.orientation not in (1, 0):
+            peak = 2 * stored
+        if self.decoded_mode != "RGB":
+            peak = max(peak, stored + self.pixels * 4)
+        return peak
+
+    @property
+    def check_bytes(self) -> int:
+        """Peak bytes ``verify_image`` holds: ~1 MiB for PNG, a 1/8-scale decode for JPEG, else a full one."""
+        if self.format == "png":
+            return 2 * 1024 * 1024
+        if self.format == "jpeg":
+            return self.pixels * 4 // 64 + 1024 * 1024
+        return self.pixels * _bytes_per_pixel(self.mode)
+
+
+def _header_orientation(img: Image.Image, fmt: str) -> int:
+    # PngImageFile.getexif() decodes the whole image to reach chunks after the pixels; the base class
+    # reads only what the headers already gave (an eXIf chunk or XMP before IDAT).
+    exif = Image.Image.getexif(img) if fmt == "png" else img.getexif()
+    value = exif.get(_ORIENTATION_TAG, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+@contextlib.contextmanager
+def _decoding(fmt: str) -> Iterator[None]:
+    """Turn Pillow's failures into the SDK's errors; its bomb warning is an error, not a warning."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (MediaTooLarge, UndecodableMedia):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaTooLarge(f"image refused as a decompression bomb: {exc}", code="too_many_pixels") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise UndecodableMedia(f"{fmt} image could not be decoded: {exc}") from exc
+
+
+def _check_pixels(width: int, height: int, limits: MediaLimits) -> None:
+    if width * height > limits.max_pixels:
+        raise MediaTooLarge(
+            f"image is {width}x{height} = {width * height / 1e6:.0f} MP; "
+            f"the limit is {limits.max_pixels / 1e6:.0f} MP",
+            code="too_many_pixels",
+        )
+
+
+def probe_image(data: bytes, limits: MediaLimits | None = None) -> ImageHeader:
+    """Size cap, sniff (allow-list), header-only open and pixel cap: what an image is, no pixels decoded."""
     limits = limits or MediaLimits()
     limits.check_size(len(data))
     sniffed = sniff(data)
     if sniffed.media_type != "image":
         raise UnsupportedMediaType(f"expected an image, got a {sniffed.format} video")
-    try:
+    with _decoding(sniffed.format), Image.open(io.BytesIO(data)) as img:
+        width, height = img.size
+        _check_pixels(width, height, limits)
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                width, height = probe.size
-            if width * height > limits.max_pixels:
-                raise MediaTooLarge(
-                    f"image is {width}x{height} = {width * height / 1e6:.0f} MP; "
-                    f"the limit is {limits.max_pixels / 1e6:.0f} MP",
-                    code="too_many_pixels",
-                )
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-                with warnings.catch_warnings():
-                    # Orientation is best effort: corrupt EXIF must not fail (or spam) the decode;
-                    # metadata readers report it where it matters.
-                    warnings.simplefilter("ignore", UserWarning)
-                    oriented = ImageOps.exif_transpose(img)
-                rgb = oriented.convert("RGB")
-    except MediaTooLarge:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaTooLarge(f"image refused as a decompression bomb: {exc}", code="too_many_pixels") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UndecodableMedia(f"{sniffed.format} image could not be decoded: {exc}") from exc
-    return ImageInput(image=rgb, raw=data, format=sniffed.format, sha256=sha256_hex(data))
+            warnings.simplefilter("ignore", UserWarning)  # corrupt EXIF: orientation is best effort
+            try:
+                orientation = _header_orientation(img, sniffed.format)
+            except Exception:  # a broken EXIF block must not refuse the image
+                orientation = 1
+        return ImageHeader(sniffed.format, width, height, img.mode, orientation)
+
+
+def verify_image(data: bytes, limits: MediaLimits | None = None) -> ImageHeader:
+    """Check that an image decodes, holding only ``ImageHeader.check_bytes``, and return its header.
+
+    For callers that need no pixels (the gateway, metadata readers): a PNG's data stream is inflated
+    piece by piece (``png_stream``), a JPEG is decoded at 1/8 scale (libjpeg reads every coefficient,
+    so truncation and corruption still show, but the output is 1/64 of the pixels); other formats are
+    decoded whole and dropped.
+    """
+    header = probe_image(data, limits)
+    with _decoding(header.format):
+        if header.format == "png":
+            try:
+                check_png_stream(data)
+            except PngStreamError as exc:
+                raise UndecodableMedia(f"png image could not be decoded: {exc}") from exc
+            return header
+        with Image.open(io.BytesIO(data)) as img:
+            if header.format == "jpeg":
+                img.draft(None, (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
+    return header
+
+
+def decode_image(data: bytes, limits: MediaLimits | None = None) -> ImageInput:
+    """Decode image bytes safely into RGB with EXIF orientation applied.
+
+    Order matters: size cap, sniff (allow-list), header-only open to read the dimensions, pixel cap,
+    then the full decode. Pillow's own bomb check is turned into an error, not a warning.
+
+    Memory: at most one full-resolution buffer survives, and a second exists only while an EXIF
+    rotation or a conversion to RGB runs. An RGBA PNG is decoded straight to RGB (alpha dropped by the
+    unpacker, which is what ``convert("RGB")`` does), an image already upright and RGB is not copied,
+    and a rotation runs before the conversion, in the smaller mode. Pixels are kept at native resolution:
+    the image detectors analyse crops of native pixels (detectors/common/views.py).
+    """
+    header = probe_image(data, limits)
+    with _decoding(header.format):
+        img = Image.open(io.BytesIO(data))
+        try:
+            if header.format == "png" and len(img.tile) == 1 and img.tile[0].args in _PNG_ALPHA_DROP:
+                tile = img.tile[0]
+                img.tile = [tile._replace(args=_PNG_ALPHA_DROP[str(tile.args)])]
+                img._mode = "RGB"
+            img.load()
+            with warnings.catch_warnings():
+                # Orientation is best effort: corrupt EXIF must not fail (or spam) the decode;
+                # metadata readers report it where it matters.
+                warnings.simplefilter("ignore", UserWarning)
+                ImageOps.exif_transpose(img, in_place=True)
+            # A plain Image sharing the decoded buffer (no copy), so the file object can go.
+            pixels = img if img.mode == "RGB" else img.convert("RGB")
+            rgb = pixels._new(pixels.im)
+        finally:
+            img.close()
+    return ImageInput(image=rgb, raw=data, format=header.format, sha256=sha256_hex(data), header=header)

@@ -45,6 +45,18 @@ class ServiceMetrics:
         self.ready = Gauge(
             "tribunal_detector_ready", "1 when the model is loaded", ["detector"], registry=self.registry
         ).labels(**labels)
+        self.memory_in_use = Gauge(
+            "tribunal_detector_memory_budget_in_use_bytes",
+            "Decoded-image bytes admitted by the memory budget and not yet released",
+            ["detector"],
+            registry=self.registry,
+        ).labels(**labels)
+        self.memory_waiting = Gauge(
+            "tribunal_detector_memory_budget_waiting",
+            "Requests queued for room in the memory budget",
+            ["detector"],
+            registry=self.registry,
+        ).labels(**labels)
         self._detector = detector
 
     def count_request(self, status: int) -> None:

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from tribunal_sdk.media import MediaLimits
+from tribunal_sdk.memory import MemorySettings
 
 
-class ServiceSettings(BaseSettings):
-    """How one detector process runs. CLI flags of ``serve()`` override these."""
+class ServiceSettings(MemorySettings):
+    """How one detector process runs. CLI flags of ``serve()`` override these.
+
+    The memory budget (``TRIBUNAL_MEMORY_BUDGET_MB``, ``TRIBUNAL_MEMORY_WAIT_S``) comes from
+    ``MemorySettings``: see tribunal_sdk/memory.py.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TRIBUNAL_", extra="ignore")
 
