@@ -126,7 +126,9 @@ class DetectionService:
             versions={o.name: o.version for o in outcomes if o.answered and o.version},
             meta_learner_dir=self.settings.meta_learner_dir,
         )
-        fused = strategy.run(votes, ctx)
+        # Off the event loop: stacking may (re)load its meta-learner from disk (seconds, on the first
+        # request after a start or a redeploy), and /health and every other request must not wait.
+        fused = await asyncio.to_thread(strategy.run, votes, ctx)
         class_votes = [ClassVote(o.name, o.class_probs, by_name[o.name].weight) for o in ok if o.class_probs]
         attribution = fuse_attribution(
             fused.score_fake, class_votes, ctx.threshold, ctx.attribution_min_share

@@ -180,7 +180,8 @@ class VideoDetection:
             )
 
         video_ctx = context("video", video_outcomes)
-        fused = fuse_video(
+        fused = await asyncio.to_thread(  # off the event loop, like image fusion (gateway/detection.py)
+            fuse_video,
             strategy,
             votes(video_outcomes),
             votes(image_outcomes),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import yaml
 
@@ -193,3 +195,36 @@ async def test_stacking_uses_the_image_artifact_and_video_without_one_averages_a
     assert video["media_type"] == "video"
     assert video["method"] == "average (stacking unavailable: no deployed meta-learner for video)"
     assert video["score_fake"] == pytest.approx(0.8)
+
+
+async def test_loading_the_meta_learner_never_blocks_other_requests(
+    fakes, gateway_client, gw, png, monkeypatch
+):
+    """The first stacking request after a start (or a redeploy) loads the artifact from disk, which took
+    seconds in the soak; meanwhile /health and other requests must still be answered (issue 13's soak)."""
+    import asyncio
+
+    from gateway.fusion import stacking
+
+    def slow_load(self):
+        time.sleep(1.5)  # a blocking load, as load_artifact is
+        return None
+
+    monkeypatch.setattr(stacking.ArtifactWatcher, "current", slow_load)
+    fakes.set("a", fakes.ok(0.9))
+    async with gateway_client(gw.registry("a")) as client:
+        detect = asyncio.create_task(
+            client.post(
+                "/detect",
+                files={"file": ("x.png", png, "image/png")},
+                data={"ensemble_method": "stacking"},
+            )
+        )
+        started = time.perf_counter()  # a blocked event loop would hold the sleep and /health alike
+        await asyncio.sleep(0.2)  # the detection is now fusing
+        health = await client.get("/health")
+        waited = time.perf_counter() - started - 0.2
+        answer = await detect
+    assert health.status_code == 200
+    assert waited < 0.5, f"/health waited {waited:.2f} s behind a meta-learner load"
+    assert answer.status_code == 200 and answer.json()["method"].startswith("average (stacking unavailable")
