@@ -36,7 +36,8 @@ ERROR_RESPONSES = error_responses(
         415: "not an accepted image/video format, or no enabled detector for its media type",
         422: "malformed request: missing file, bad base64, unknown ensemble_method or models",
         429: "over the per-user detection limit; Retry-After says when to try again",
-        503: "every detector for the media type failed, or a hard dependency failed",
+        503: "every detector for the media type failed, a hard dependency failed, or the image does not fit "
+        "the memory budget now (over_memory_budget, with Retry-After)",
     },
 )
 
