@@ -4,7 +4,7 @@
     app = create_app(settings, registry, transport)     # tests: explicit parts, fake detectors
 
 Routes: POST /detect, POST /predict, GET /models, GET /health, GET /ready, GET /metrics; accounts
-(/auth/*, /users/me, /api-keys), history (/history, /stats); the dashboard at /.
+(/auth/*, /users/me, /api-keys), history (/history, /stats), drift (/stats/drift); the dashboard at /.
 
 Start-up migrates the database to the current schema and resolves the JWT secret; a placeholder
 secret outside dev mode is a SettingsError, so the gateway refuses to start.
@@ -25,6 +25,7 @@ from gateway.dashboard import install_dashboard
 from gateway.db.engine import Database
 from gateway.db.migrate import upgrade
 from gateway.detection import DetectionService
+from gateway.drift import WatchedDetections, drift_monitor
 from gateway.errors import install_error_handlers
 from gateway.history.recorder import HistoryRecorder
 from gateway.metrics import GatewayMetrics
@@ -57,6 +58,9 @@ def create_app(
     db = Database(settings.database_url_or_default)
     upgrade(db.engine)
     metrics = GatewayMetrics()
+    # Every detection answer also feeds the drift watch (references: the deployed meta-learner or oof answers).
+    drift = drift_monitor(settings, registry)
+    metrics.watch_drift(drift.report)
     fanout = FanoutClient(
         breaker_failures=settings.breaker_failures,
         breaker_cooldown_s=settings.breaker_cooldown_s,
@@ -69,7 +73,7 @@ def create_app(
         settings=settings,
         registry=registry,
         fanout=fanout,
-        service=DetectionService(settings, registry, fanout),
+        service=WatchedDetections(DetectionService(settings, registry, fanout), drift),
         metrics=metrics,
         db=db,
         tokens=TokenService(
@@ -98,6 +102,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.drift = drift  # GET /stats/drift
     install_error_handlers(app)
     install_openapi(app)
     # Who may call what: detection and the model list need an identity while auth_required is on

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Callable, Iterator
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.drift import DriftReport
 from gateway.registry import Registry
 from tribunal_sdk.client import DetectorOutcome, FanoutClient
 
@@ -55,6 +60,10 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+    def watch_drift(self, report: Callable[[], DriftReport]) -> None:
+        """Expose the drift monitor's state (gateway/drift.py), read at scrape time."""
+        self.registry.register(DriftCollector(report))
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.request_latency.labels(method, route).observe(seconds)
@@ -69,3 +78,52 @@ class GatewayMetrics:
         for entry in registry.detectors:
             self.breaker_state.labels(entry.name).set(_BREAKER_VALUE[fanout.breaker_state(entry.name)])
         return generate_latest(self.registry)
+
+
+class DriftCollector(Collector):
+    """Drift gauges per stream (``detector`` is an image detector's name, or ``fused:<method>``):
+    the PSI against the training reference (NaN until the window holds drift_min_window scores or without
+    a reference), 1 while it is drifted, the window's size, and each detector's abstention and error
+    shares over its last drift_window calls (NaN before any call)."""
+
+    def __init__(self, report: Callable[[], DriftReport]) -> None:
+        self.report = report
+
+    @staticmethod
+    def _families() -> dict[str, GaugeMetricFamily]:
+        labelled = {
+            "score": "Population Stability Index of the live score window against the training reference",
+            "alert": "1 while the stream's drift score is at or over tribunal_gateway_drift_threshold",
+            "window_size": "Scores in the stream's live window",
+            "abstention_ratio": "Share of the detector's last calls (drift window) it abstained on",
+            "error_ratio": "Share of the detector's last calls (drift window) that timed out, failed or were unavailable",
+        }
+        families = {
+            key: GaugeMetricFamily(f"tribunal_gateway_drift_{key}", text, labels=["detector"])
+            for key, text in labelled.items()
+        }
+        families["threshold"] = GaugeMetricFamily(
+            "tribunal_gateway_drift_threshold", "Drift score at which a stream counts as drifted"
+        )
+        return families
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families().values()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        report = self.report()
+        families = self._families()
+        families["threshold"].add_metric([], report.threshold)
+        for stream in [*report.detectors, *report.fused]:
+            label = [stream.name]
+            families["score"].add_metric(label, _or_nan(stream.statistic))
+            families["alert"].add_metric(label, 1.0 if stream.state == "drifted" else 0.0)
+            families["window_size"].add_metric(label, stream.window_size)
+            if stream.kind == "detector":
+                families["abstention_ratio"].add_metric(label, _or_nan(stream.abstention_rate))
+                families["error_ratio"].add_metric(label, _or_nan(stream.error_rate))
+        yield from families.values()
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value

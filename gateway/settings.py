@@ -100,7 +100,17 @@ class GatewaySettings(BaseSettings):
     # The built dashboard (npm run build in frontend/), served at /.
     frontend_dir: Path = Path("frontend/dist")
 
-    @field_validator("registry_path", "data_dir", "frontend_dir", "meta_learner_dir")
+    # Drift (gateway/drift.py, docs/operations.md): per image detector and per fusion, the last drift_window
+    # scores are compared with the training distribution by PSI over drift_bins quantile bins; no verdict
+    # before drift_min_window scores, "drifted" at PSI >= drift_threshold. The reference comes with the
+    # deployed meta-learner (make retrain), else from drift_detectors_dir/<package>/weights/oof_answers.json.
+    drift_window: int = Field(500, ge=10, le=100_000)
+    drift_min_window: int = Field(200, ge=10)
+    drift_threshold: float = Field(0.25, gt=0)
+    drift_bins: int = Field(10, ge=2, le=50)
+    drift_detectors_dir: Path = Path("detectors")
+
+    @field_validator("registry_path", "data_dir", "frontend_dir", "meta_learner_dir", "drift_detectors_dir")
     @classmethod
     def _from_repo_root(cls, value: Path) -> Path:
         return value if value.is_absolute() else REPO_ROOT / value
@@ -135,6 +145,15 @@ class GatewaySettings(BaseSettings):
             raise ValueError(
                 f"threshold ± uncertainty_band must stay within [0, 1] "
                 f"(threshold={self.threshold}, uncertainty_band={self.uncertainty_band})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _drift_window_holds_a_verdict(self) -> GatewaySettings:
+        if self.drift_min_window > self.drift_window:
+            raise ValueError(
+                f"drift_min_window ({self.drift_min_window}) cannot exceed drift_window ({self.drift_window}): "
+                "no window would ever hold enough scores for a verdict"
             )
         return self
 

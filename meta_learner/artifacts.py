@@ -9,6 +9,9 @@ Layout (DESIGN.md, "Meta-learner artifacts"):
         <version>/model.skops         scikit-learn models (skops: no pickle; types allow-listed below)
         <version>/model.json          XGBoost's own JSON
         <version>/model.txt           LightGBM's own text format
+        <version>/reference.json      the score reference: how each detector's and each fusion's P(fake)
+                                      was distributed in training (out-of-fold), for the gateway's drift
+                                      watch (gateway/drift.py); absent from artifacts older than it
 
 A version directory is written under a temporary name and renamed into place only when complete;
 the pointer is then replaced atomically (``os.replace``). A crash at any point leaves the previous
@@ -22,13 +25,13 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from meta_learner.calibration import Calibrator
 from meta_learner.classifiers import ModelFormat
@@ -37,6 +40,10 @@ from tribunal_sdk.media import file_sha256
 
 POINTER_FILE = "deployed.json"
 MANIFEST_FILE = "manifest.json"
+REFERENCE_FILE = "reference.json"
+# A score reference counts P(fake) in this many equal-width bins of [0, 1]: fine enough to merge into the
+# drift statistic's quantile bins (and to draw), small enough to commit with every artifact.
+REFERENCE_BINS = 100
 MODEL_FILES: dict[str, str] = {"skops": "model.skops", "xgboost": "model.json", "lightgbm": "model.txt"}
 _TMP_PREFIX = ".tmp-"
 # A temporary directory this old was left by a crashed writer; the next save removes it.
@@ -96,6 +103,84 @@ class DeployedPointer(BaseModel):
 
     version: str
     deployed_at: datetime
+
+
+def score_bin(prob_fake: float, bins: int = REFERENCE_BINS) -> int:
+    """The equal-width bin of [0, 1] that ``prob_fake`` falls in (1.0 in the last one)."""
+    return min(max(int(prob_fake * bins), 0), bins - 1)
+
+
+class ScoreHistogram(BaseModel):
+    """How one score stream (a detector's or a fusion's P(fake)) was distributed in training."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    counts: list[int] = Field(description="scores per equal-width bin of [0, 1]")
+    abstained: int = Field(0, ge=0, description="images it gave no score for")
+
+    @classmethod
+    def of(cls, scores: Iterable[float | None], bins: int = REFERENCE_BINS) -> ScoreHistogram:
+        """The histogram of ``scores``; a None is an image without a score (counted in ``abstained``)."""
+        counts = [0] * bins
+        abstained = 0
+        for score in scores:
+            if score is None or score != score:  # None or NaN
+                abstained += 1
+            else:
+                counts[score_bin(float(score), bins)] += 1
+        return cls(counts=counts, abstained=abstained)
+
+    @property
+    def size(self) -> int:
+        return sum(self.counts)
+
+
+class ScoreReference(BaseModel):
+    """reference.json: the training distribution of every detector's and every fusion's P(fake).
+
+    Written by ``make retrain`` from the same out-of-fold answers the stacker learnt from; the gateway
+    compares a window of live answers with it (gateway/drift.py).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: int = 1
+    source: str = Field(description="what the scores are, e.g. out-of-fold answers on which corpus")
+    bins: int = Field(REFERENCE_BINS, ge=2)
+    detectors: dict[str, ScoreHistogram] = Field(default_factory=dict)
+    fused: dict[str, ScoreHistogram] = Field(
+        default_factory=dict, description="by fusion method: average, voting, stacking"
+    )
+
+    @model_validator(mode="after")
+    def _bins_match(self) -> ScoreReference:
+        for name, histogram in [*self.detectors.items(), *self.fused.items()]:
+            if len(histogram.counts) != self.bins or min(histogram.counts, default=0) < 0:
+                raise ValueError(f"{name}: expected {self.bins} non-negative bin counts")
+        return self
+
+
+def reference_from_rows(
+    source: str,
+    detectors: Sequence[str],
+    observations: Sequence[Observation],
+    fused: Mapping[str, Sequence[float]],
+) -> ScoreReference:
+    """A reference from training rows: each detector's P(fake) per row (a row without its answer counts as
+    abstained) and each fusion's score per row. Rows no detector answered are left out of the fusions,
+    as the gateway gives no fused score for them."""
+    answered = [bool(row) for row in observations]
+    return ScoreReference(
+        source=source,
+        detectors={
+            name: ScoreHistogram.of(row[name].prob_fake if name in row else None for row in observations)
+            for name in detectors
+        },
+        fused={
+            method: ScoreHistogram.of(s for s, kept in zip(scores, answered, strict=True) if kept)
+            for method, scores in fused.items()
+        },
+    )
 
 
 class Scorer(Protocol):
@@ -210,8 +295,11 @@ def _remove_stale_tmp(media_dir: Path) -> None:
                 shutil.rmtree(leftover)
 
 
-def save_artifact(root: Path, manifest: ArtifactManifest, model: Any) -> Path:
-    """Write ``model`` and ``manifest`` as ``root/<media_type>/<version>/``, all or nothing.
+def save_artifact(
+    root: Path, manifest: ArtifactManifest, model: Any, reference: ScoreReference | None = None
+) -> Path:
+    """Write ``model``, ``manifest`` and the score ``reference`` (when given) as
+    ``root/<media_type>/<version>/``, all or nothing.
 
     ``manifest.model_file`` and ``model_sha256`` are filled in here. Raises ArtifactError if the
     version exists already.
@@ -231,7 +319,11 @@ def save_artifact(root: Path, manifest: ArtifactManifest, model: Any) -> Path:
             update={"model_file": model_file, "model_sha256": file_sha256(tmp / model_file)}
         )
         (tmp / MANIFEST_FILE).write_text(complete.model_dump_json(indent=2) + "\n")
-        for path in (tmp / model_file, tmp / MANIFEST_FILE, tmp):
+        written = [tmp / model_file, tmp / MANIFEST_FILE]
+        if reference is not None:
+            (tmp / REFERENCE_FILE).write_text(reference.model_dump_json() + "\n")
+            written.append(tmp / REFERENCE_FILE)
+        for path in (*written, tmp):
             _fsync(path)
         os.rename(tmp, final)  # atomic on one filesystem: the version appears whole or not at all
         _fsync(media_dir)
@@ -284,11 +376,27 @@ def read_manifest(directory: Path) -> ArtifactManifest:
         raise ArtifactError(f"{path}: invalid manifest: {exc}") from exc
 
 
-def load_artifact(root: Path, media_type: str, version: str) -> LoadedArtifact:
-    """Load and check one artifact. Raises ArtifactError (UnsafeArtifact for anything unsafe)."""
+def _version_dir(root: Path, media_type: str, version: str) -> Path:
     if version.startswith(".") or "/" in version or "\\" in version:
         raise ArtifactError(f"invalid artifact version {version!r}")
-    directory = root / media_type / version
+    return root / media_type / version
+
+
+def load_reference(root: Path, media_type: str, version: str) -> ScoreReference | None:
+    """The score reference stored with one artifact, or None when it has none (older artifacts).
+    Raises ArtifactError when the file is there but unreadable."""
+    path = _version_dir(root, media_type, version) / REFERENCE_FILE
+    try:
+        return ScoreReference.model_validate_json(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (ValidationError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a valid score reference: {exc}") from exc
+
+
+def load_artifact(root: Path, media_type: str, version: str) -> LoadedArtifact:
+    """Load and check one artifact. Raises ArtifactError (UnsafeArtifact for anything unsafe)."""
+    directory = _version_dir(root, media_type, version)
     manifest = read_manifest(directory)
     if manifest.media_type != media_type or manifest.version != version:
         raise ArtifactError(

@@ -63,6 +63,9 @@ NOT_READY_FOR = "15m"
 # 5xx share and the share of timed-out calls above which p99 is past the timeout.
 ERROR_RATIO = 0.01
 RATE_WINDOW = "5m"
+# How long a stream must stay drifted before the alert fires: a short burst of unusual uploads (one user's
+# batch of screenshots) moves the window for minutes, not for this long (docs/operations.md, "Drift").
+DRIFT_FOR = "10m"
 # Routes that are not user traffic: Prometheus's own scrapes and liveness probes.
 OPERATIONAL_ROUTES = "/metrics|/health"
 
@@ -301,20 +304,35 @@ def alert_rules(registry: Registry) -> dict[str, Any]:
             f"(routes other than {OPERATIONAL_ROUTES}).",
         )
     ]
+    drift = [
+        _alert(
+            "TribunalScoreDrift",
+            # The gateway applies drift_threshold and drift_min_window itself (gateway/drift.py), so the
+            # threshold lives in one place; max over the gateway's replicas, each with its own window.
+            "max by (detector) (tribunal_gateway_drift_alert) == 1",
+            DRIFT_FOR,
+            "warning",
+            "The scores of {{ $labels.detector }} no longer look like its training scores",
+            "The last scores of {{ $labels.detector }} (a detector, or fused:<method>) have drifted from its "
+            f"out-of-fold training distribution (PSI at or over tribunal_gateway_drift_threshold) for {DRIFT_FOR}: "
+            "a new generator, camera app or re-encoding may be coming in. GET /stats/drift has the statistic "
+            "and the window; check recent verdicts, then retrain (make train-detector, make retrain).",
+        )
+    ]
     return {
         "groups": [
             {"name": "tribunal-availability", "rules": availability},
             {"name": "tribunal-latency", "rules": latency},
             {"name": "tribunal-errors", "rules": errors},
+            {"name": "tribunal-drift", "rules": drift},
         ]
     }
 
 
 RULES_NOTE = """\
 # Alerts: the gateway or a detector down, or a breaker open, for a minute; a detector's p99 past its
-# timeout_s (one rule per enabled detector); 5xx above 1 % of user requests.
-# Drift (issue 16, part 2) is not alerted on yet: no drift metric is exposed today. Its rule belongs
-# in a `tribunal-drift` group here once the gateway exposes one.
+# timeout_s (one rule per enabled detector); 5xx above 1 % of user requests; a detector's or a fusion's
+# scores drifted from their training distribution for 10 minutes (the gateway's drift_threshold).
 """
 
 

@@ -212,6 +212,13 @@ async def retrain(
     )
     data = _training_data(spec, items, observations, entries)
     result = train(data, options.config, progress=options.progress, fusions=gateway_fusions(media))
+    test_rows = [row for row, item in zip(observations, items, strict=True) if item.split == "test"]
+    reference = artifacts.reference_from_rows(
+        f"answers on the test split of {manifest_path} ({len(test_rows)} files)",
+        spec.detectors,
+        test_rows,
+        {method: result.test_scores[method] for method in ("stacking", *BASELINE_FUSIONS)},
+    )
 
     version = _unused_version(options.artifacts_dir, media)
     by_name = {f.name: f for f in fingerprints}
@@ -239,6 +246,7 @@ async def retrain(
             "headline": headline(result),
         },
         config=result.config.model_dump(),
+        reference=reference,
     )
     head = headline(result)
     return RetrainOutcome(
@@ -265,8 +273,10 @@ def _save_and_deploy(
     data_hash: str,
     metrics: dict[str, object],
     config: dict[str, object],
+    reference: artifacts.ScoreReference | None = None,
 ) -> Path:
-    """Write the artifact (the detectors in ``used`` with their versions, the rest as None) and deploy it."""
+    """Write the artifact (the detectors in ``used`` with their versions, the rest as None) with its score
+    reference (the training distribution the gateway watches live scores against) and deploy it."""
     manifest = artifacts.ArtifactManifest(
         version=version,
         media_type=options.media_type,
@@ -285,7 +295,7 @@ def _save_and_deploy(
         metrics=metrics,
         config=config,
     )
-    artifact = artifacts.save_artifact(options.artifacts_dir, manifest, model)
+    artifact = artifacts.save_artifact(options.artifacts_dir, manifest, model, reference)
     if options.deploy:
         artifacts.deploy(options.artifacts_dir, options.media_type, version)
     return artifact
@@ -468,6 +478,13 @@ async def _retrain_on_corpus(
         name: f.key + (f"+oof:{plan.oof[name].file_sha256}" if name in plan.oof else "")
         for name, f in used.items()
     }
+    reference = artifacts.reference_from_rows(
+        f"out-of-fold answers on {manifest_path} ({len(items)} images; live answers for "
+        f"{', '.join(plan.live) or 'no detector'})",
+        spec.detectors,
+        observations,
+        {method: result.oof_scores[method] for method in ("stacking", *BASELINE_FUSIONS)},
+    )
     artifact = _save_and_deploy(
         options,
         version,
@@ -491,6 +508,7 @@ async def _retrain_on_corpus(
             "answers": plan.origin,
             "selection": result.selection,
         },
+        reference=reference,
     )
     return RetrainOutcome(
         version=version,

@@ -9,6 +9,7 @@ import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { DetectorsPage } from "./pages/DetectorsPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { SignInPage } from "./pages/SignInPage";
+import { StatsPage } from "./pages/StatsPage";
 
 /** Pages that need a signed-in user (always, or only while the gateway requires auth). */
 function Guard({ children, always = false }: { children: ReactNode; always?: boolean }) {
@@ -36,6 +37,7 @@ function Header() {
             </NavLink>
             <NavLink to="/analyses">History</NavLink>
             <NavLink to="/detectors">Detectors</NavLink>
+            <NavLink to="/statistics">Stats</NavLink>
             {user && <NavLink to="/keys">API keys</NavLink>}
           </>
         )}
@@ -73,6 +75,7 @@ export function App() {
           <Route path="/analyses" element={<Guard><HistoryPage /></Guard>} />
           <Route path="/analyses/:id" element={<Guard><AnalysisPage /></Guard>} />
           <Route path="/detectors" element={<Guard><DetectorsPage /></Guard>} />
+          <Route path="/statistics" element={<Guard><StatsPage /></Guard>} />
           <Route path="/keys" element={<Guard always><ApiKeysPage /></Guard>} />
           <Route path="*" element={<NotFound />} />
         </Routes>

@@ -143,3 +143,37 @@ export interface ApiKey {
 export interface NewApiKey extends ApiKey {
   key: string;
 }
+
+/** One watched score stream of GET /stats/drift: an image detector, or fused:<method>. */
+export interface DriftStream {
+  name: string;
+  kind: "detector" | "fused";
+  state: "ok" | "drifted" | "insufficient_data";
+  reason: string;
+  statistic: number | null;
+  threshold: number;
+  window_size: number;
+  min_window: number;
+  reference_size: number;
+  reference_source: string | null;
+  window_mean: number | null;
+  reference_mean: number | null;
+  calls: number | null;
+  abstention_rate: number | null;
+  error_rate: number | null;
+  reference_abstention_rate: number | null;
+}
+
+export interface DriftReport {
+  media_type: string;
+  statistic: "psi";
+  state: "ok" | "drifted" | "insufficient_data";
+  drifted: string[];
+  threshold: number;
+  window: number;
+  min_window: number;
+  bins: number;
+  reference: string;
+  detectors: DriftStream[];
+  fused: DriftStream[];
+}

@@ -122,9 +122,11 @@ def test_rules_follow_the_registry_and_pass_promtool(tmp_path, hard_registry):
     (errors,) = alerts["TribunalGateway5xxAbove1Percent"]
     assert 'status=~"5.."' in errors["expr"] and errors["expr"].rstrip().endswith("> 0.01")
     assert "TribunalGatewayDown" in alerts
-    # Part 2 (drift) exposes no metric yet: only a comment stands in for its rule.
-    assert "drift" not in json.dumps(yaml.safe_load(path.read_text())).lower()
-    assert "Drift (issue 16, part 2)" in path.read_text()
+    # Drift: one rule on the gateway's own verdict (its drift_threshold and drift_min_window), per stream.
+    (drift,) = alerts["TribunalScoreDrift"]
+    assert drift["expr"] == "max by (detector) (tribunal_gateway_drift_alert) == 1"
+    assert drift["for"] == "10m" and drift["labels"]["severity"] == "warning"
+    assert "{{ $labels.detector }}" in drift["annotations"]["summary"]
 
 
 def test_scrape_configs_name_every_enabled_detector_with_its_registry_name(tmp_path, hard_registry):
