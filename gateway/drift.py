@@ -300,6 +300,11 @@ class DriftMonitor:
 
     # Reading ---------------------------------------------------------------------------------------
 
+    def live_scores(self) -> dict[str, list[float]]:
+        """A copy of each stream's live window of scores (the Stats page draws them against the reference)."""
+        with self._lock:
+            return {name: list(stream.scores) for name, stream in self._streams.items()}
+
     def report(self) -> DriftReport:
         self._maybe_reload()
         settings, references = self.settings, self.references

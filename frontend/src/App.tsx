@@ -1,6 +1,6 @@
 // The page frame and the routes. Page paths are chosen so no API route has them (see gateway/dashboard.py).
 
-import type { ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { Navigate, NavLink, Route, Routes, useLocation } from "react-router-dom";
 import { useAuth } from "./auth";
 import { AnalysisPage } from "./pages/AnalysisPage";
@@ -9,7 +9,9 @@ import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { DetectorsPage } from "./pages/DetectorsPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { SignInPage } from "./pages/SignInPage";
-import { StatsPage } from "./pages/StatsPage";
+
+// The Stats page brings the charting library: it is loaded when someone opens the page, not with the app.
+const StatsPage = lazy(() => import("./pages/StatsPage").then((m) => ({ default: m.StatsPage })));
 
 /** Pages that need a signed-in user (always, or only while the gateway requires auth). */
 function Guard({ children, always = false }: { children: ReactNode; always?: boolean }) {
@@ -75,7 +77,16 @@ export function App() {
           <Route path="/analyses" element={<Guard><HistoryPage /></Guard>} />
           <Route path="/analyses/:id" element={<Guard><AnalysisPage /></Guard>} />
           <Route path="/detectors" element={<Guard><DetectorsPage /></Guard>} />
-          <Route path="/statistics" element={<Guard><StatsPage /></Guard>} />
+          <Route
+            path="/statistics"
+            element={
+              <Guard>
+                <Suspense fallback={<p className="muted">Loading…</p>}>
+                  <StatsPage />
+                </Suspense>
+              </Guard>
+            }
+          />
           <Route path="/keys" element={<Guard always><ApiKeysPage /></Guard>} />
           <Route path="*" element={<NotFound />} />
         </Routes>

@@ -74,6 +74,14 @@ export interface DetectorStats {
   by_status: Record<string, number>;
   failure_rate: number | null;
   latency_ms: { mean: number | null; p50: number | null; p95: number | null };
+  /** Its own call (fake at P(fake) >= the analysis' threshold) against the fused fake/real verdicts. */
+  agreement: { compared: number; agreed: number; rate: number | null };
+}
+
+export interface DayVerdicts {
+  day: string; // YYYY-MM-DD, a day at Stats.utc_offset_minutes
+  total: number;
+  by_verdict: Record<string, number>;
 }
 
 export interface Stats {
@@ -82,6 +90,9 @@ export interface Stats {
   by_source: Record<string, number>;
   by_media_type: Record<string, number>;
   detectors: DetectorStats[];
+  utc_offset_minutes: number;
+  /** Days with analyses only, oldest first. */
+  by_day: DayVerdicts[];
 }
 
 export interface ModelInfo {
@@ -162,6 +173,16 @@ export interface DriftStream {
   abstention_rate: number | null;
   error_rate: number | null;
   reference_abstention_rate: number | null;
+  /** The live score histogram against the reference, over the PSI's bins; null without a reference. */
+  histogram: ScoreBins | null;
+}
+
+/** The reference's quantile bins (edges from 0 to 1) with the reference's and the live window's shares. */
+export interface ScoreBins {
+  edges: number[];
+  reference: number[];
+  window: number[] | null;
+  window_size: number;
 }
 
 export interface DriftReport {
