@@ -14,6 +14,7 @@ from tribunal_sdk.client import DetectorOutcome, FanoutClient
 
 _BREAKER_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))  # P(fake) in tenths
 
 
 class GatewayMetrics:
@@ -53,6 +54,15 @@ class GatewayMetrics:
             ["media_type", "verdict", "method"],
             registry=self.registry,
         )
+        # The fused P(fake) of every answer that has one: its shape over time is what drift watches, and
+        # a histogram of it is the Grafana panel an operator reads first when verdicts look off.
+        self.fused_score = Histogram(
+            "tribunal_gateway_fused_score",
+            "Fused P(fake) of detection answers, by media type and requested method",
+            ["media_type", "method"],
+            buckets=_SCORE_BUCKETS,
+            registry=self.registry,
+        )
         self.breaker_state = Gauge(
             "tribunal_gateway_breaker_state",
             "Circuit breaker per detector: 0 closed, 1 half-open, 2 open",
@@ -63,6 +73,12 @@ class GatewayMetrics:
     def watch_drift(self, report: Callable[[], DriftReport]) -> None:
         """Expose the drift monitor's state (gateway/drift.py), read at scrape time."""
         self.registry.register(DriftCollector(report))
+
+    def observe_answer(self, media_type: str, verdict: str, method: str, score_fake: float | None) -> None:
+        """One detection answer: its verdict, and its fused score when it has one."""
+        self.verdicts.labels(media_type, verdict, method).inc()
+        if score_fake is not None:
+            self.fused_score.labels(media_type, method).observe(score_fake)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -123,6 +123,28 @@ def timeseries(
     }
 
 
+def histogram_bars(title: str, expr: str, description: str) -> dict[str, Any]:
+    """Cumulative ``_bucket`` series shown as one bar per bucket (Grafana turns ``le`` into bins)."""
+    return {
+        "type": "bargauge",
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "fieldConfig": {"defaults": {"unit": "short", "min": 0}, "overrides": []},
+        "options": {"orientation": "vertical", "displayMode": "basic", "showUnfilled": False},
+        "targets": [
+            {
+                "refId": "A",
+                "datasource": DATASOURCE,
+                "expr": expr,
+                "legendFormat": "{{le}}",
+                "format": "heatmap",
+                "instant": True,
+            }
+        ],
+    }
+
+
 def state_timeline(
     title: str, queries: list[tuple[str, str]], mappings: list[dict[str, Any]], description: str
 ) -> dict[str, Any]:
@@ -359,6 +381,28 @@ def _panels() -> list[dict[str, Any]]:
             "percentunit",
             "Share of each verdict (stacked to 100 %).",
             stacking="percent",
+        ),
+        12,
+    )
+    grid.add(
+        histogram_bars(
+            "Fused score histogram",
+            "sum by (le) (increase(tribunal_gateway_fused_score_bucket[$__range]))",
+            "Fused P(fake) of the answers in the time range, in tenths (every media type and method).",
+        ),
+        12,
+    )
+    grid.add(
+        timeseries(
+            "Score drift (PSI against the training reference)",
+            [("max by (detector) (tribunal_gateway_drift_score)", "{{detector}}")],
+            "short",
+            "Population stability index of each detector's and fusion's live window against its "
+            "out-of-fold training scores; over the threshold line the gateway calls it drifted.",
+            thresholds=[
+                {"color": "green", "value": None},
+                {"color": "red", "value": 0.25},
+            ],
         ),
         12,
     )

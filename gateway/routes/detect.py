@@ -53,9 +53,12 @@ async def _run(
 ):
     answer = await gateway.service.detect(data, options, request_id=rid)
     await history.record(answer, data, filename)
-    gateway.metrics.verdicts.labels(
-        answer.media_type, answer.verdict, options.method or gateway.settings.default_method
-    ).inc()
+    gateway.metrics.observe_answer(
+        answer.media_type,
+        answer.verdict,
+        options.method or gateway.settings.default_method,
+        answer.score_fake,
+    )
     request.state.log_fields.update(
         {
             "verdict": answer.verdict,

@@ -113,6 +113,10 @@ async def test_metrics_count_requests_detector_calls_and_breakers(fakes, gateway
     assert 'tribunal_gateway_verdicts_total{media_type="image",method="average",verdict="fake"} 1.0' in text
     assert "tribunal_gateway_request_duration_seconds_bucket" in text
     assert "tribunal_gateway_detector_latency_seconds_bucket" in text
+    # The fused score (0.9, from "a" alone) lands in the 0.9 bucket's cumulative count, not below it.
+    assert 'tribunal_gateway_fused_score_bucket{le="0.8",media_type="image",method="average"} 0.0' in text
+    assert 'tribunal_gateway_fused_score_bucket{le="0.9",media_type="image",method="average"} 1.0' in text
+    assert 'tribunal_gateway_fused_score_count{media_type="image",method="average"} 1.0' in text
 
 
 async def test_request_ids_are_echoed_generated_or_replaced(fakes, gateway_client, gw):
