@@ -17,13 +17,13 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # compat editable mode puts the source folders on sys.path, so new packages need no reinstall.
-$(STAMP): pyproject.toml sdk/pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml client/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e 'sdk[video]' -e '.[ml,dev]'
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e 'sdk[video]' -e '.[ml,dev]' -e client
 	@touch $@
 
-install: $(STAMP) ## create .venv and install the project, the SDK and the test tools
+install: $(STAMP) ## create .venv and install the project, the SDK, the client (`tribunal`) and the test tools
 
 start: install frontend ## run the gateway (port 8000) and every enabled detector on this machine; Ctrl-C stops
 	$(PY) -m scripts.launcher start
