@@ -7,11 +7,14 @@ Routes: POST /detect, POST /predict, GET /models, GET /health, GET /ready, GET /
 (/auth/*, /users/me, /api-keys), history (/history, /stats), drift (/stats/drift); the dashboard at /.
 
 Start-up migrates the database to the current schema and resolves the JWT secret; a placeholder
-secret outside dev mode is a SettingsError, so the gateway refuses to start.
+secret outside dev mode is a SettingsError, so the gateway refuses to start. While it serves, history
+retention (off unless history_max_age_days or history_max_rows is set) sweeps old rows; shutdown waits
+for the history writer (gateway/history/).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -28,6 +31,7 @@ from gateway.detection import DetectionService
 from gateway.drift import WatchedDetections, drift_monitor
 from gateway.errors import install_error_handlers
 from gateway.history.recorder import HistoryRecorder
+from gateway.history.retention import HistoryRetention, RetentionPolicy
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import error_responses, install_openapi
 from gateway.proxies import ForwardedClientMiddleware, TrustedProxies
@@ -81,7 +85,9 @@ def create_app(
             access_ttl_s=settings.access_token_minutes * 60,
             refresh_ttl_s=settings.refresh_token_days * 86400,
         ),
-        history=HistoryRecorder(db, settings.data_dir, settings.keep_uploads),
+        history=HistoryRecorder(
+            db, settings.data_dir, settings.keep_uploads, batch_rows=settings.history_batch_rows
+        ),
         detect_limiter=RateLimiter(settings.detect_per_minute, what="detections"),
         sign_in_limits=SignInLimits(
             per_address=settings.login_attempts_per_minute,
@@ -89,9 +95,26 @@ def create_app(
         ),
     )
 
+    retention = HistoryRetention(
+        db,
+        settings.data_dir,
+        RetentionPolicy(max_age_days=settings.history_max_age_days, max_rows=settings.history_max_rows),
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        cleanup = None
+        if retention.policy.enabled:
+            cleanup = asyncio.create_task(
+                retention.run_every(settings.history_cleanup_interval_s, gateway.history.batches),
+                name="history-retention",
+            )
         yield
+        if cleanup is not None:
+            cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleanup
+        await gateway.history.aclose()  # the rows of answers already sent are committed; this only waits
         await fanout.aclose()
         db.dispose()
 
@@ -103,6 +126,7 @@ def create_app(
     )
     app.state.gateway = gateway
     app.state.drift = drift  # GET /stats/drift
+    app.state.history_retention = retention
     install_error_handlers(app)
     install_openapi(app)
     # Who may call what: detection and the model list need an identity while auth_required is on

@@ -96,6 +96,14 @@ class GatewaySettings(BaseSettings):
 
     # History: every analysis is recorded; the uploaded file itself only when keep_uploads is true.
     keep_uploads: bool = False
+    # Rows are written in group commits (gateway/history/recorder.py): each answer waits for the
+    # transaction carrying its row, and one transaction carries at most this many rows.
+    history_batch_rows: int = Field(256, ge=1, le=10_000)
+    # Retention, off unless set: rows older than max_age_days, and the oldest rows beyond max_rows, are
+    # deleted (with their kept files) at start-up and every history_cleanup_interval_s after.
+    history_max_age_days: float | None = Field(None, gt=0)
+    history_max_rows: int | None = Field(None, ge=1)
+    history_cleanup_interval_s: float = Field(600.0, gt=0)
 
     # The built dashboard (npm run build in frontend/), served at /.
     frontend_dir: Path = Path("frontend/dist")

@@ -189,7 +189,7 @@ async def test_a_history_failure_still_answers_with_a_warning(auth_gateway, png)
         def broken(*args, **kwargs):
             raise RuntimeError("disk full")
 
-        client.app.state.gateway.history.record = broken
+        client.app.state.gateway.history.write = broken  # the batch write (group commit)
         answer = await detect(client, png, alice)
         assert answer["warnings"] == ["not saved to the history: RuntimeError"]
         assert answer["verdict"] == "fake"
