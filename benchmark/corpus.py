@@ -38,6 +38,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from tqdm import tqdm
 
 from benchmark.checks import CheckResult
+from benchmark.normalise import flatten_rgb
 from tribunal_sdk.media import file_sha256
 from tribunal_sdk.taxonomy import OTHER_AI, REAL, UNKNOWN_AI, family_of
 
@@ -336,11 +337,7 @@ def strip_jpeg_comments(data: bytes) -> bytes:
 
 def encode_stored(img: Image.Image) -> bytes:
     """The storage rule on a decoded, upright image: RGB, centre crop, JPEG 95 4:4:4, no metadata."""
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-    else:
-        rgb = img.convert("RGB")
+    rgb = flatten_rgb(img)
     width, height = rgb.size
     side = min(MAX_SIDE, width, height)
     left, top = (width - side) // 2, (height - side) // 2

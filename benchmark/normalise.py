@@ -63,6 +63,15 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def flatten_rgb(img: Image.Image) -> Image.Image:
+    """RGB, transparent areas composited onto white (the one rule for alpha in every stored image)."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
 def load_rgb(path: Path, content_box: Box | None = None) -> Image.Image:
     """Decode an image file to RGB: first frame, EXIF orientation, alpha over white, curation crop.
 
@@ -71,13 +80,7 @@ def load_rgb(path: Path, content_box: Box | None = None) -> Image.Image:
     """
     with Image.open(path) as im:
         im.seek(0)
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            rgb = Image.alpha_composite(white, rgba).convert("RGB")
-        else:
-            rgb = im.convert("RGB")
+        rgb = flatten_rgb(ImageOps.exif_transpose(im))
     if content_box is not None:
         w, h = rgb.size
         x0, y0, x1, y1 = content_box

@@ -47,6 +47,7 @@ from tqdm import tqdm
 from benchmark.comfy import template_of
 from benchmark.corpus import MAX_SIDE, MIN_SIDE, encode_stored
 from benchmark.features import phash64
+from benchmark.normalise import flatten_rgb
 from benchmark.sources import DEBIAN_PACKAGES, Discovery, Dropped, SourceImage
 from benchmark.splits import GROUP_MAX_DISTANCE, group_sources
 from tribunal_sdk.taxonomy import GENERATORS, REAL, generator_from_text
@@ -257,15 +258,6 @@ def describe(src: SourceImage, generator: str) -> tuple[str, str]:
 # --- storage ------------------------------------------------------------------------------------
 
 
-def _flatten(img: Image.Image) -> Image.Image:
-    """RGB, transparent areas composited onto white."""
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
 def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -303,7 +295,7 @@ def store(src: SourceImage) -> Candidate:
             had_meta = has_generator_metadata(im)
             im.load()
             upright = ImageOps.exif_transpose(im)
-        rgb = _flatten(upright)
+        rgb = flatten_rgb(upright)
         if src.content_box is not None:
             w, h = rgb.size
             x0, y0, x1, y1 = src.content_box

@@ -37,9 +37,9 @@ import httpx
 from PIL import Image
 
 from scripts.bench.detect import (
-    DETECT_PER_MINUTE,
     OTHER_CPU_WARNING,
     REGISTRY,
+    bench_env,
     image_detectors,
     image_stack,
     latency_image,
@@ -482,12 +482,7 @@ def run(plan: AbusePlan | None = None, log: Callable[[str], None] = print, regis
     """Start the stack, run the rounds, return the markdown body of the report section."""
     plan = plan or AbusePlan()
     threads = make_start_threads(registry)
-    env = {
-        "TRIBUNAL_AUTH_REQUIRED": "false",
-        "TRIBUNAL_DETECT_PER_MINUTE": str(DETECT_PER_MINUTE),
-        "TRIBUNAL_LOG_LEVEL": "warning",
-        **({"TRIBUNAL_CPU_THREADS": threads} if threads else {}),
-    }
+    env = bench_env(threads)
     result = AbuseResult(
         detectors=[e["name"] for e in image_detectors(registry)],
         threads=threads,

@@ -290,6 +290,17 @@ def make_start_threads(registry: Path = REGISTRY) -> str | None:
     return next((s.env["TRIBUNAL_CPU_THREADS"] for s in planned if "TRIBUNAL_CPU_THREADS" in s.env), None)
 
 
+def bench_env(threads: str | None) -> dict[str, str]:
+    """The environment the bench stacks run with: detection open (auth off), never throttled, quiet logs,
+    and ``make start``'s CPU threads per detector (``make_start_threads``) when it sets them."""
+    return {
+        "TRIBUNAL_AUTH_REQUIRED": "false",
+        "TRIBUNAL_DETECT_PER_MINUTE": str(DETECT_PER_MINUTE),
+        "TRIBUNAL_LOG_LEVEL": "warning",
+        **({"TRIBUNAL_CPU_THREADS": threads} if threads else {}),
+    }
+
+
 def image_detectors(registry: Path = REGISTRY) -> list[dict[str, Any]]:
     """Registry entries of every enabled image detector, moved to free ports."""
     entries = []
@@ -578,12 +589,7 @@ def run(
         load_before=os.getloadavg()[0],
     )
     image, result.image_note = latency_image()
-    env = {
-        "TRIBUNAL_AUTH_REQUIRED": "false",
-        "TRIBUNAL_DETECT_PER_MINUTE": str(DETECT_PER_MINUTE),
-        "TRIBUNAL_LOG_LEVEL": "warning",
-        **({"TRIBUNAL_CPU_THREADS": threads} if threads else {}),
-    }
+    env = bench_env(threads)
     default_crops = crops_setting()
     configs = [
         (f"{default_crops} (default)", {}),

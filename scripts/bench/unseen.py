@@ -35,11 +35,14 @@ import httpx
 import numpy as np
 from PIL import Image, ImageOps
 
+from benchmark.normalise import flatten_rgb
 from detectors.common.evaluation import roc_auc
 from meta_learner.artifacts import deployed_version
+from meta_learner.paths import ARTIFACTS_DIR
 from scripts.bench.detect import (
     DETECT_PER_MINUTE,
     REGISTRY,
+    bench_env,
     image_detectors,
     image_stack,
     make_start_threads,
@@ -66,19 +69,10 @@ class HeldOutImage:
     def stripped_jpeg(self) -> bytes:
         """The same pixels, EXIF orientation applied, no metadata, JPEG q95."""
         with Image.open(io.BytesIO(self.data)) as img:
-            rgb = _flatten(ImageOps.exif_transpose(img))
+            rgb = flatten_rgb(ImageOps.exif_transpose(img))
         out = io.BytesIO()
         rgb.save(out, format="JPEG", quality=JPEG_QUALITY)
         return out.getvalue()
-
-
-def _flatten(img: Image.Image) -> Image.Image:
-    if img.mode in ("RGBA", "LA", "P", "PA"):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGB", rgba.size, (255, 255, 255))
-        white.paste(rgba, mask=rgba.getchannel("A"))
-        return white
-    return img.convert("RGB")
 
 
 def heldout_images(manifest: Path = PACKAGE_MANIFEST) -> tuple[list[HeldOutImage], str]:
@@ -102,7 +96,7 @@ def heldout_images(manifest: Path = PACKAGE_MANIFEST) -> tuple[list[HeldOutImage
                 x0, y0, x1, y1 = src.content_box
                 box = (round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h))
                 buf = io.BytesIO()
-                _flatten(ImageOps.exif_transpose(img)).crop(box).save(buf, format="PNG")
+                flatten_rgb(ImageOps.exif_transpose(img)).crop(box).save(buf, format="PNG")
             data, fmt = buf.getvalue(), "png"
         images.append(
             HeldOutImage(
@@ -269,12 +263,7 @@ def run(
         return f"Not measured: {note}."
     names = [e["name"] for e in image_detectors(registry)]
     threads = make_start_threads(registry)
-    env = {
-        "TRIBUNAL_AUTH_REQUIRED": "false",
-        "TRIBUNAL_DETECT_PER_MINUTE": str(DETECT_PER_MINUTE),
-        "TRIBUNAL_LOG_LEVEL": "warning",
-        **({"TRIBUNAL_CPU_THREADS": threads} if threads else {}),
-    }
+    env = bench_env(threads)
     runs: dict[str, dict[str, Scores]] = {}
     with tempfile.TemporaryDirectory(prefix="tribunal-bench-unseen-") as tmp:
         env["TRIBUNAL_DATA_DIR"] = str(Path(tmp) / "data")
@@ -284,7 +273,7 @@ def run(
                 url = stack.service("gateway").url
                 with httpx.Client(timeout=300.0) as client:
                     runs["default"] = score_all(client, url, images, names, None, log=log)
-                    if deployed_version(REPO_ROOT / "meta_learner" / "artifacts", "image"):
+                    if deployed_version(ARTIFACTS_DIR, "image"):
                         runs["stacking"] = score_all(client, url, images, names, "stacking", log=log)
         except StackError as exc:
             return f"Not measured: the stack did not start ({exc})."

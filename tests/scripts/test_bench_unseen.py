@@ -65,6 +65,7 @@ def _package(tmp_path, monkeypatch):
     monkeypatch.setattr(package_export, "discover", lambda: package_export.Discovery(images=sources))
     monkeypatch.setattr(package_export, "source_path", lambda src: src.origin_file)
     monkeypatch.setattr(unseen, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(unseen, "ARTIFACTS_DIR", tmp_path / "artifacts")  # no stacking pass
     return manifest
 
 
