@@ -71,16 +71,16 @@ def one_se_choice(
     simpler candidate (e.g. ``-C``)."""
     if not candidates:
         raise ValueError("no candidates to choose from")
-    aucs = [float(roc_auc_score(y, score(c))) for c in candidates]
-    best = candidates[int(np.argmax(aucs))]
-    best_scores = score(best)
+    all_scores = [score(c) for c in candidates]
+    aucs = [float(roc_auc_score(y, s)) for s in all_scores]
+    best_index = int(np.argmax(aucs))
+    best, best_scores = candidates[best_index], all_scores[best_index]
     boots = source_bootstraps(y, sources, seed=seed)
     reaches = []
-    for cand, auc in zip(candidates, aucs, strict=True):
+    for cand, auc, scores in zip(candidates, aucs, all_scores, strict=True):
         if cand is best:
             reaches.append(Reach(cand, auc, 0.0, 0.0))
             continue
-        scores = score(cand)
         diffs = np.array(
             [roc_auc_score(y[b], best_scores[b]) - roc_auc_score(y[b], scores[b]) for b in boots]
         )
