@@ -58,12 +58,11 @@ from meta_learner.artifacts import (
     score_bin,
 )
 from tribunal_sdk.client import DetectorStatus
+from tribunal_sdk.oof_format import OOF_ANSWERS, OOF_FORMAT
 
 log = logging.getLogger("gateway.drift")
 
 MEDIA_TYPE = "image"
-OOF_ANSWERS = Path("weights") / "oof_answers.json"  # detectors/common/oof_format.py, per detector package
-OOF_FORMAT = "tribunal.oof_answers/1"
 FUSED_PREFIX = "fused:"  # a fusion's stream is named fused:<method>
 # Half a count added to every bin of both sides: an empty bin gives a large but finite term.
 SMOOTHING = 0.5
@@ -424,7 +423,7 @@ class OofScores:
 
 
 def read_oof_scores(path: Path, detector: str, package: str) -> OofScores | None:
-    """The scores in ``path`` (detectors/common/oof_format.py), or None with a logged reason when it is
+    """The scores in ``path`` (sdk/tribunal_sdk/oof_format.py), or None with a logged reason when it is
     missing or unreadable. Only the scores are read: which weights and corpus they belong to is make
     retrain's business (meta_learner/oof.py)."""
     try:
@@ -511,7 +510,9 @@ class ReferenceLoader:
         for entry in self.entries:
             if entry.name in detectors:
                 continue
-            oof = read_oof_scores(self.detectors_dir / entry.package / OOF_ANSWERS, entry.name, entry.package)
+            oof = read_oof_scores(
+                self.detectors_dir / entry.package / "weights" / OOF_ANSWERS, entry.name, entry.package
+            )
             if oof is not None:
                 files[entry.name] = oof
                 histogram = ScoreHistogram.of(oof.scores.values())

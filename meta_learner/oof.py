@@ -29,10 +29,10 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
-from detectors.common.oof_format import OOF_ANSWERS, OOF_FORMAT
 from meta_learner import paths
 from meta_learner.features import DetectorAnswer
 from meta_learner.query import Fingerprint
+from tribunal_sdk.oof_format import OOF_ANSWERS, OOF_FORMAT
 
 REAL = "real"
 

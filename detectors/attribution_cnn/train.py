@@ -41,7 +41,6 @@ from detectors.common.corpus_training import (
     write_oof_answers,
 )
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
-from detectors.common.oof_format import OOF_ANSWERS
 from detectors.common.selection import Reach, one_se_choice
 from detectors.common.training import (
     DEFAULT_SEED,
@@ -53,6 +52,7 @@ from detectors.common.training import (
     set_spec_classes,
 )
 from tribunal_sdk.media import file_sha256
+from tribunal_sdk.oof_format import OOF_ANSWERS
 
 DETECTOR_DIR = Path(__file__).resolve().parent
 COMMAND = "make benchmark CORPUS=../shared/corpus/manifest.csv && make train-detector NAME=attribution_cnn"

@@ -47,10 +47,10 @@ from detectors.common.corpus_training import (
 )
 from detectors.common.evaluation import binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, shown_path, table
-from detectors.common.oof_format import OOF_ANSWERS
 from detectors.common.selection import one_se_choice
 from detectors.common.training import DEFAULT_SEED, limit_threads, pin_weight, progress, seed_everything
 from tribunal_sdk.media import file_sha256
+from tribunal_sdk.oof_format import OOF_ANSWERS
 
 DETECTOR_DIR = Path(__file__).resolve().parent
 FEATURES_VERSION = "v1"  # bump when LiteStageEncoder's features change, so cached ones are recomputed

@@ -24,8 +24,8 @@ from PIL import Image
 from benchmark.corpus import DEFAULT_IMPORTED, CorpusError, CorpusRow, read_imported
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, table
-from detectors.common.oof_format import OOF_FORMAT
 from detectors.common.training import progress
+from tribunal_sdk.oof_format import OOF_FORMAT
 from tribunal_sdk.taxonomy import REAL
 
 # A family (or source) is reported on its own from this many images; fewer are too noisy to read.

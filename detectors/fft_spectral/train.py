@@ -51,7 +51,6 @@ from detectors.common.corpus_training import (
 )
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, shown_path, table
-from detectors.common.oof_format import OOF_ANSWERS
 from detectors.common.training import DEFAULT_SEED, pin_weight, seed_everything
 from detectors.fft_spectral.detector import WEIGHTS_FILE
 from detectors.fft_spectral.model import SpectralModel, load_bundle, log_odds, save_bundle
@@ -63,6 +62,7 @@ from detectors.fft_spectral.spectral import (
     group_columns,
 )
 from tribunal_sdk.media import file_sha256
+from tribunal_sdk.oof_format import OOF_ANSWERS
 from tribunal_sdk.taxonomy import is_simulated
 
 DETECTOR_DIR = Path(__file__).resolve().parent

@@ -9,7 +9,6 @@ desktop and at phone width.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 
@@ -19,11 +18,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from support.media import png_bytes
+from support.oof import write_oof_file
 from support.stack import detector_entry, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WINDOW = 10
+# The reference: training scores between 0.1 and 0.45.
+DIM_TRAINING_SCORES = np.random.default_rng(0).uniform(0.1, 0.45, 400)
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # The stylesheet's colours the charts draw with (frontend/src/styles.css, pages/StatsPage.tsx).
@@ -51,26 +53,10 @@ COLOUR_PIXELS = """([testId, hex]) => {
 }"""
 
 
-def write_reference(detectors_dir, package: str) -> None:
-    """Training scores between 0.1 and 0.45: the probe saw dim images."""
-    scores = np.random.default_rng(0).uniform(0.1, 0.45, 400)
-    body = {
-        "format": "tribunal.oof_answers/1",
-        "detector": package,
-        "weights_sha256": ["0" * 64],
-        "manifest_sha256": "0" * 64,
-        "folds": 5,
-        "answers": [{"sha256": f"{i:064x}", "prob_fake": float(p)} for i, p in enumerate(scores)],
-    }
-    path = detectors_dir / package / "weights" / "oof_answers.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(body))
-
-
 @pytest.fixture(scope="module")
 def charts_stack(built_dashboard, tmp_path_factory) -> Iterator:
     tmp = tmp_path_factory.mktemp("charts")
-    write_reference(tmp / "detectors", "latency_probe")
+    write_oof_file(tmp / "detectors", "latency_probe", DIM_TRAINING_SCORES)  # latency_probe saw dim images
     env = {
         "TRIBUNAL_DRIFT_DETECTORS_DIR": str(tmp / "detectors"),
         "TRIBUNAL_META_LEARNER_DIR": str(tmp / "artifacts"),  # no deployed meta-learner: the file above

@@ -26,6 +26,7 @@ from gateway.drift import (
 )
 from gateway.schemas import DetectionAnswer
 from meta_learner.artifacts import ScoreHistogram, ScoreReference
+from support.oof import write_oof_file
 from tribunal_sdk.client import DetectorOutcome, DetectorStatus
 
 SETTINGS = DriftSettings(window=500, min_window=200, threshold=0.25, bins=10)
@@ -223,21 +224,6 @@ def test_an_unused_fusion_is_left_out_but_the_default_is_always_shown():
 # --- where the reference comes from ---------------------------------------------------------------
 
 
-def write_oof(detectors_dir: Path, name: str, scores: dict[str, float | None]) -> Path:
-    path = detectors_dir / name / "weights" / "oof_answers.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = {
-        "format": "tribunal.oof_answers/1",
-        "detector": name,
-        "weights_sha256": ["f" * 64],
-        "manifest_sha256": "e" * 64,
-        "folds": 5,
-        "answers": [{"sha256": sha, "prob_fake": p} for sha, p in scores.items()],
-    }
-    path.write_text(json.dumps(body))
-    return path
-
-
 def shas(n: int) -> list[str]:
     return [f"{i:064x}" for i in range(n)]
 
@@ -249,8 +235,8 @@ def oof_files(detectors_dir: Path, n: int = 2000) -> dict[str, dict[str, float |
         sha: (None if i % 10 == 0 else float(p))
         for i, (sha, p) in enumerate(zip(shas(n), reference_scores(1, n), strict=True))
     }
-    write_oof(detectors_dir, "a", a)
-    write_oof(detectors_dir, "b", b)
+    write_oof_file(detectors_dir, "a", a)
+    write_oof_file(detectors_dir, "b", b)
     return {"a": a, "b": b}
 
 

@@ -8,7 +8,6 @@ in the server's zone would be wrong) where one can be started.
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from gateway.drift import StreamReference
 from gateway.history.queries import HistoryFilters
 from gateway.routes.stats import score_bins, stats_overview
 from meta_learner.artifacts import ScoreHistogram
+from support.oof import write_oof_file
 
 # 2026-03-01 22:30 UTC: still the 1st in London, already the 2nd at UTC+2, the 1st at UTC-5.
 LATE = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
@@ -168,24 +168,6 @@ def test_the_histogram_bins_are_the_psi_bins():
     assert spiky_bins.window[0] == 1.0
 
 
-def write_oof(directory, name: str, scores) -> None:
-    path = directory / name / "weights" / "oof_answers.json"
-    path.parent.mkdir(parents=True)
-    answers = [{"sha256": f"{i:064x}", "prob_fake": float(p)} for i, p in enumerate(scores)]
-    path.write_text(
-        json.dumps(
-            {
-                "format": "tribunal.oof_answers/1",
-                "detector": name,
-                "weights_sha256": ["f" * 64],
-                "manifest_sha256": "e" * 64,
-                "folds": 5,
-                "answers": answers,
-            }
-        )
-    )
-
-
 def drawn(scores: Iterator[float]):
     async def behave(request: httpx.Request) -> httpx.Response:
         body = {"detector": request.url.host, "version": "1", "prob_fake": next(scores), "elapsed_ms": 1.0}
@@ -197,7 +179,7 @@ def drawn(scores: Iterator[float]):
 async def test_stats_drift_answers_the_live_histogram_against_the_reference(
     fakes, gateway_client, gw, png, tmp_path
 ):
-    write_oof(tmp_path / "detectors", "a", np.random.default_rng(0).uniform(0.1, 0.45, 400))
+    write_oof_file(tmp_path / "detectors", "a", np.random.default_rng(0).uniform(0.1, 0.45, 400))
     live = [0.9, 0.92, 0.3, 0.95, 0.91]
     fakes.set("a", drawn(iter(live)))
     fakes.set("b", fakes.ok(0.4))  # no reference for b

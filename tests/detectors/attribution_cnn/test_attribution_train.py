@@ -10,11 +10,11 @@ import pytest
 from detectors.attribution_cnn import train
 from detectors.attribution_cnn.detector import WEIGHTS_FILE, AttributionCnnDetector
 from detectors.common.corpus_training import CorpusSet
-from detectors.common.oof_format import OOF_ANSWERS
 from support.media import encode
 from support.textures import pink_noise
 from tribunal_sdk import DetectorSpec
 from tribunal_sdk.media import decode_image, file_sha256
+from tribunal_sdk.oof_format import OOF_ANSWERS
 
 from .conftest import TINY_CLASSES, detector_on
 

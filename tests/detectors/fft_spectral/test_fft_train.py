@@ -12,13 +12,13 @@ import pytest
 from PIL import Image
 
 from benchmark.corpus import import_corpora
-from detectors.common.oof_format import OOF_ANSWERS, OOF_FORMAT
 from detectors.fft_spectral import train
 from detectors.fft_spectral.detector import WEIGHTS_FILE, FftSpectralDetector
 from detectors.fft_spectral.model import load_bundle
 from support.textures import pink_noise
 from tribunal_sdk import DetectorSpec
 from tribunal_sdk.media import ImageInput, file_sha256
+from tribunal_sdk.oof_format import OOF_ANSWERS, OOF_FORMAT
 
 SIDE = 272  # above the import's 256 px minimum; gives 5 distinct 256 px crops
 
