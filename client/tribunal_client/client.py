@@ -93,6 +93,8 @@ def _history_call(
 
 
 class _Base:
+    _http: httpx.Client | httpx.AsyncClient  # set by each subclass
+
     def __init__(
         self,
         url: str | None = None,
@@ -153,7 +155,11 @@ class _Base:
     def _connection_error(exc: Exception, url: str) -> TribunalError:
         return ConnectionFailed(f"cannot reach the gateway at {url}: {exc}")
 
-    def _set_token(self, tokens: Tokens) -> None:
+    def _use_tokens(self, body: dict[str, Any]) -> Tokens:
+        """After a sign-in: later calls carry the new access token instead of any API key."""
+        tokens = Tokens(**{k: body[k] for k in ("access_token", "refresh_token", "expires_in") if k in body})
+        self._http.headers.pop("X-API-Key", None)
+        self._http.headers["Authorization"] = f"Bearer {tokens.access_token}"
         self.config = ClientConfig(
             url=self.config.url,
             token=tokens.access_token,
@@ -161,6 +167,7 @@ class _Base:
             timeout=self.config.timeout,
             source="sign_in",
         )
+        return tokens
 
 
 class TribunalClient(_Base):
@@ -240,11 +247,7 @@ class TribunalClient(_Base):
     def sign_in(self, username: str, password: str) -> Tokens:
         """Trade a username and password for tokens; later calls carry the access token."""
         body = self._send(_Call("POST", "/auth/token", data={"username": username, "password": password}))
-        tokens = Tokens(**{k: body[k] for k in ("access_token", "refresh_token", "expires_in") if k in body})
-        self._set_token(tokens)
-        self._http.headers.pop("X-API-Key", None)
-        self._http.headers["Authorization"] = f"Bearer {tokens.access_token}"
-        return tokens
+        return self._use_tokens(body)
 
 
 class AsyncTribunalClient(_Base):
@@ -323,11 +326,7 @@ class AsyncTribunalClient(_Base):
         body = await self._send(
             _Call("POST", "/auth/token", data={"username": username, "password": password})
         )
-        tokens = Tokens(**{k: body[k] for k in ("access_token", "refresh_token", "expires_in") if k in body})
-        self._set_token(tokens)
-        self._http.headers.pop("X-API-Key", None)
-        self._http.headers["Authorization"] = f"Bearer {tokens.access_token}"
-        return tokens
+        return self._use_tokens(body)
 
 
 __all__ = ["AsyncTribunalClient", "TribunalClient"]
