@@ -4,7 +4,8 @@
     app = create_app(settings, registry, transport)     # tests: explicit parts, fake detectors
 
 Routes: POST /detect, POST /predict, GET /models, GET /health, GET /ready, GET /metrics; accounts
-(/auth/*, /users/me, /api-keys), history (/history, /stats), drift (/stats/drift); the dashboard at /.
+(/auth/*, /users/me, /api-keys), history (/history, /stats), feedback (/history/{id}/feedback,
+/feedback/*), drift (/stats/drift); the dashboard at /.
 
 Start-up migrates the database to the current schema and resolves the JWT secret; a placeholder
 secret outside dev mode is a SettingsError, so the gateway refuses to start. While it serves, history
@@ -37,7 +38,7 @@ from gateway.openapi import error_responses, install_openapi
 from gateway.proxies import ForwardedClientMiddleware, TrustedProxies
 from gateway.ratelimit import RateLimiter
 from gateway.registry import Registry, load_registry
-from gateway.routes import api_keys, auth, detect, health, history, models, stats, users
+from gateway.routes import api_keys, auth, detect, feedback, health, history, models, stats, users
 from gateway.routes.deps import Gateway, caller, detect_rate_limit
 from gateway.settings import GatewaySettings, load_settings
 from tribunal_sdk.client import FanoutClient
@@ -95,6 +96,7 @@ def create_app(
         ),
     )
 
+
     retention = HistoryRetention(
         db,
         settings.data_dir,
@@ -139,6 +141,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(history.router)
     app.include_router(stats.router)
+    app.include_router(feedback.router)
     install_dashboard(app, settings.frontend_dir)
 
     upload = settings.max_upload_bytes

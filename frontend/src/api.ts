@@ -121,6 +121,24 @@ export async function fetchObjectUrl(path: string): Promise<string> {
   return URL.createObjectURL(await response.blob());
 }
 
+/** A file the API serves as an attachment (an export), saved by the browser under the name the gateway gives. */
+export async function downloadFile(path: string, fallbackName: string): Promise<Headers> {
+  let response = await fetch(path, { headers: authHeaders() });
+  if (response.status === 401 && (await refreshTokens())) response = await fetch(path, { headers: authHeaders() });
+  if (!response.ok) throw await errorFrom(response);
+  const disposition = response.headers.get("Content-Disposition") ?? "";
+  const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return response.headers;
+}
+
 export interface DetectOptions {
   explain: boolean;
   method?: string;

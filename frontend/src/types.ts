@@ -57,8 +57,32 @@ export interface HistoryItem {
   has_file: boolean;
 }
 
+export type FeedbackLabel = "real" | "ai";
+
+/** What a user said an analysed file actually is (POST /history/{id}/feedback). */
+export interface Feedback {
+  analysis_id: string;
+  username: string;
+  label: FeedbackLabel;
+  /** A generator family (label "ai" only); null: not given. */
+  generator: string | null;
+  note: string | null;
+  verdict: Verdict;
+  /** The verdict said the same; null for an uncertain verdict. */
+  agrees: boolean | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FeedbackOptions {
+  labels: FeedbackLabel[];
+  generators: string[];
+}
+
 export interface HistoryDetail extends HistoryItem, AnalysisResult {
   request_id: string | null;
+  /** Every user's current feedback on it, newest first. */
+  feedback: Feedback[];
 }
 
 export interface HistoryPage {
@@ -93,6 +117,26 @@ export interface Stats {
   utc_offset_minutes: number;
   /** Days with analyses only, oldest first. */
   by_day: DayVerdicts[];
+  /** Verdicts against users' feedback (each analysis with its latest feedback). */
+  feedback: FeedbackAgreement;
+}
+
+export interface AgreementCounts {
+  analyses: number;
+  agreed: number;
+  disagreed: number;
+  /** Verdict fake, feedback says real. */
+  false_alarms: number;
+  /** Verdict real, feedback says AI-made. */
+  missed_ai: number;
+  /** Uncertain verdicts: neither agreed nor disagreed. */
+  uncertain: number;
+  /** agreed / (agreed + disagreed); null when nothing was compared. */
+  rate: number | null;
+}
+
+export interface FeedbackAgreement extends AgreementCounts {
+  by_media_type: Record<string, AgreementCounts>;
 }
 
 export interface ModelInfo {

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     TypeDecorator,
+    UniqueConstraint,
     event,
     text,
 )
@@ -159,3 +160,27 @@ class DetectorResult(Base):
     elapsed_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     analysis: Mapped[Analysis] = relationship(back_populates="detector_results")
+
+
+class Feedback(Base):
+    """A user's correction of one analysis: what the media actually is ("real", or "ai" with its generator).
+
+    One current feedback per (analysis, user); giving it again replaces it (``updated_at`` moves).
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("analysis_id", "user_id", name="uq_feedback_analysis_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(8))
+    # A user-facing generator family (tribunal_sdk.taxonomy); only with label "ai", and optional there.
+    generator: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    analysis: Mapped[Analysis] = relationship()
+    user: Mapped[User] = relationship()
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from gateway.attribution import public_class, public_class_probs, public_detecto
 from gateway.auth.identity import Identity
 from gateway.db.models import Analysis, DetectorResult, User
 from gateway.errors import NotFound
+from gateway.feedback.schemas import FeedbackOut
 from gateway.history.schemas import (
     DetectorStats,
     HistoryDetail,
@@ -116,7 +117,7 @@ def get_analysis(session: Session, viewer: Identity, analysis_id: str) -> Analys
     return row
 
 
-def analysis_detail(row: Analysis) -> HistoryDetail:
+def analysis_detail(row: Analysis, feedback: Sequence[FeedbackOut] = ()) -> HistoryDetail:
     return HistoryDetail(
         **_item_fields(row),
         threshold=row.threshold,
@@ -125,6 +126,7 @@ def analysis_detail(row: Analysis) -> HistoryDetail:
         missing=row.missing,
         warnings=row.warnings,
         request_id=row.request_id,
+        feedback=list(feedback),
     )
 
 

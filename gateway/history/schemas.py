@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gateway.feedback.schemas import FeedbackOut
 from gateway.fusion import Verdict
 
 
@@ -39,6 +40,10 @@ class HistoryDetail(HistoryItem):
     missing: list[str]
     warnings: list[str]
     request_id: str | None
+    feedback: list[FeedbackOut] = Field(
+        default_factory=list,
+        description="what users said the file actually is (POST /history/{id}/feedback), newest first",
+    )
 
 
 class HistoryPage(BaseModel):

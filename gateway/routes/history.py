@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import FileResponse
 
 from gateway.errors import NotFound
+from gateway.feedback.store import feedback_on
 from gateway.fusion import Verdict
 from gateway.history import queries
 from gateway.history.schemas import HistoryDetail, HistoryPage
@@ -51,9 +52,11 @@ def list_history(
 
 @router.get("/{analysis_id}", responses=_NOT_FOUND)
 def get_history(analysis_id: AnalysisId, identity: CallerDep, gateway: GatewayDep) -> HistoryDetail:
-    """One analysis in full. Someone else's id answers 404, exactly like an unknown one."""
+    """One analysis in full, with the feedback given on it. Someone else's id answers 404, exactly like an
+    unknown one."""
     with gateway.db.session() as session:
-        return queries.analysis_detail(queries.get_analysis(session, identity, analysis_id))
+        row = queries.get_analysis(session, identity, analysis_id)
+        return queries.analysis_detail(row, feedback_on(session, row.id))
 
 
 @router.get("/{analysis_id}/file", response_class=FileResponse, responses=_NOT_FOUND)

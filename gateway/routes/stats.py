@@ -5,8 +5,9 @@ Both answer what gateway/history/queries.py and gateway/drift.py compute, plus w
 Stats page charts and those do not give, as added fields (nothing they answer changes):
 
 - /stats: ``by_day``, verdicts per calendar day (days start at ``utc_offset_minutes``, so the dashboard
-  can ask for the viewer's own days), and per detector ``agreement``: how often its own call matched
-  the fused verdict;
+  can ask for the viewer's own days), per detector ``agreement``: how often its own call matched
+  the fused verdict, and ``feedback``: how often verdicts agreed with what users said the files were
+  (gateway/feedback/agreement.py);
 - /stats/drift: per stream ``histogram``, the reference's PSI bins with the reference's and the live
   window's share of scores in each: the live score histogram against the reference, bin by bin.
 """
@@ -25,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from gateway.auth.identity import Identity
 from gateway.db.models import Analysis, DetectorResult
 from gateway.drift import FUSED_PREFIX, DriftMonitor, DriftReport, StreamDrift, StreamReference
+from gateway.feedback.agreement import FeedbackAgreement, feedback_agreement
 from gateway.history import queries
 from gateway.history.schemas import DetectorStats, Stats
 from gateway.history.scope import visible_to
@@ -73,6 +75,9 @@ class StatsOverview(Stats):
     utc_offset_minutes: int = Field(description="the offset by_day's days start at")
     by_day: list[DayVerdicts] = Field(
         description="verdicts per day, oldest first; days without analyses left out"
+    )
+    feedback: FeedbackAgreement = Field(
+        description="verdicts against the feedback users gave on them (each analysis with its latest)"
     )
 
 
@@ -145,6 +150,7 @@ def stats_overview(
         ],
         utc_offset_minutes=offset_minutes,
         by_day=verdicts_by_day(session, ids, offset_minutes),
+        feedback=feedback_agreement(session, ids),
     )
 
 
@@ -153,7 +159,7 @@ def stats(
     identity: CallerDep, gateway: GatewayDep, filters: FiltersDep, utc_offset_minutes: UtcOffset = 0
 ) -> StatsOverview:
     """Counts by verdict, predicted source and media type, and per day; per detector, failure rate,
-    latency and agreement with the fused verdict."""
+    latency and agreement with the fused verdict; agreement of verdicts with users' feedback."""
     with gateway.db.session() as session:
         return stats_overview(session, identity, filters, utc_offset_minutes)
 

@@ -1,8 +1,11 @@
-// One past analysis in full, with the kept file when the gateway keeps uploads, and deletion.
+// One past analysis in full, with the kept file when the gateway keeps uploads, feedback ("Is this
+// wrong?") and deletion.
 
 import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, describeError, fetchObjectUrl } from "../api";
+import { useAuth } from "../auth";
+import { FeedbackControl } from "../components/FeedbackControl";
 import { ResultView } from "../components/ResultView";
 import { bytes, when } from "../format";
 import type { HistoryDetail } from "../types";
@@ -10,6 +13,7 @@ import type { HistoryDetail } from "../types";
 export function AnalysisPage() {
   const { id = "" } = useParams();
   const navigate = useNavigate();
+  const { user } = useAuth();
   const [detail, setDetail] = useState<HistoryDetail | null>(null);
   const [fileUrl, setFileUrl] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -72,6 +76,7 @@ export function AnalysisPage() {
         </button>
       </div>
       <ResultView result={detail} imageUrl={fileUrl} />
+      {user && <FeedbackControl key={detail.id} analysisId={detail.id} feedback={detail.feedback} username={user.username} />}
       <section className="card">
         <h2>Details</h2>
         <dl className="facts wide">

@@ -5,13 +5,16 @@
 // training reference, and the table of every stream's numbers.
 // Analyses (GET /stats, the viewer's history over a chosen period): verdicts per day, and per detector
 // its latency and how often it agreed with the fused verdict.
+// Feedback (GET /stats, same period): how often verdicts agreed with what users said the files were, by
+// media type; admins download the corrections as a labelled corpus (GET /feedback/export).
 
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { ChartConfiguration } from "chart.js";
-import { api, describeError } from "../api";
+import { api, describeError, downloadFile } from "../api";
+import { useAuth } from "../auth";
 import { ChartFigure, cssColor, valueLine } from "../components/ChartFigure";
 import { label, ms, percent, VERDICT_LABEL } from "../format";
-import type { DetectorStats, DriftReport, DriftStream, Stats, Verdict } from "../types";
+import type { AgreementCounts, DetectorStats, DriftReport, DriftStream, FeedbackAgreement, Stats, Verdict } from "../types";
 
 const STATE_LABEL: Record<DriftStream["state"], string> = {
   ok: "OK",
@@ -338,9 +341,119 @@ function AgreementChart({ detectors }: { detectors: DetectorStats[] }) {
   );
 }
 
+// Feedback ----------------------------------------------------------------------------------------
+
+function FeedbackExport() {
+  const [message, setMessage] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const download = async () => {
+    setBusy(true);
+    setMessage(null);
+    try {
+      const headers = await downloadFile("/feedback/export", "tribunal-feedback.zip");
+      const skipped = Number(headers.get("X-Feedback-Skipped") ?? 0);
+      setMessage(
+        `Exported ${headers.get("X-Feedback-Exported") ?? "?"} images` +
+          (skipped ? `; ${skipped} skipped, each with its reason in skipped.csv.` : "."),
+      );
+    } catch (err) {
+      setMessage(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="actions">
+      <button type="button" className="secondary" onClick={download} disabled={busy}>
+        {busy ? "Exporting…" : "Export all feedback (ZIP)"}
+      </button>
+      {message && (
+        <span className="small muted" data-testid="feedback-export-result">
+          {message}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function AgreementRow({ name, counts }: { name: string; counts: AgreementCounts }) {
+  return (
+    <tr data-testid={`feedback-agreement-${name}`}>
+      <td className="name">{name}</td>
+      <td>{counts.analyses}</td>
+      <td>{counts.agreed}</td>
+      <td>{counts.false_alarms}</td>
+      <td>{counts.missed_ai}</td>
+      <td>{counts.uncertain}</td>
+      <td>{percent(counts.rate)}</td>
+    </tr>
+  );
+}
+
+function FeedbackAgreementCard({ agreement, days, admin }: { agreement: FeedbackAgreement; days: number; admin: boolean }) {
+  const media = Object.entries(agreement.by_media_type);
+  return (
+    <section className="card" data-testid="feedback-agreement" aria-labelledby="feedback-agreement-title">
+      <div className="section-head">
+        <h2 id="feedback-agreement-title">Verdicts against feedback</h2>
+        {admin && <FeedbackExport />}
+      </div>
+      {agreement.analyses === 0 ? (
+        <p className="muted small">
+          No feedback on analyses of the last {days} days yet. On an analysis, “Is this wrong?” records what the file
+          actually is.
+        </p>
+      ) : (
+        <>
+          <p className="agreement-figures" data-testid="feedback-agreement-summary">
+            {agreement.rate == null ? (
+              <>
+                {agreement.analyses} {agreement.analyses === 1 ? "analysis has" : "analyses have"} feedback, every verdict
+                uncertain: nothing to compare yet.
+              </>
+            ) : (
+              <>
+                <strong>{percent(agreement.rate)}</strong> of the {agreement.agreed + agreement.disagreed} AI-generated or
+                authentic verdicts with feedback agreed with it
+                {agreement.uncertain ? ` (and ${agreement.uncertain} uncertain verdicts had feedback)` : ""}.
+              </>
+            )}
+          </p>
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Media</th>
+                  <th>With feedback</th>
+                  <th>Agreed</th>
+                  <th>False alarms</th>
+                  <th>Missed AI</th>
+                  <th>Uncertain</th>
+                  <th>Agreement</th>
+                </tr>
+              </thead>
+              <tbody>
+                {media.map(([name, counts]) => (
+                  <AgreementRow key={name} name={name} counts={counts} />
+                ))}
+                {media.length > 1 && <AgreementRow name="all" counts={agreement} />}
+              </tbody>
+            </table>
+          </div>
+          <p className="muted small">
+            False alarm: the verdict said AI-generated, the feedback says real. Missed AI: the verdict said authentic, the
+            feedback says AI-made. Uncertain verdicts are counted apart; each analysis counts once, with its latest feedback.
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
 // The page ----------------------------------------------------------------------------------------
 
 export function StatsPage() {
+  const { user } = useAuth();
   const [drift, setDrift] = useState<DriftReport | null>(null);
   const [stats, setStats] = useState<Stats | null>(null);
   const [days, setDays] = useState(30);
@@ -452,6 +565,7 @@ export function StatsPage() {
           </div>
         </section>
       )}
+      {stats && <FeedbackAgreementCard agreement={stats.feedback} days={days} admin={user?.role === "admin"} />}
     </div>
   );
 }

@@ -16,7 +16,9 @@ from gateway.db.migrate import alembic_config, current_revision, upgrade
 from gateway.db.models import Analysis, Base, DetectorResult, User
 from gateway.registry import REPO_ROOT
 
-TABLES = {"users", "api_keys", "analyses", "detector_results", "alembic_version"}
+TABLES = {"users", "api_keys", "analyses", "detector_results", "feedback", "alembic_version"}
+# The tables revision 0001 made: what an upgrade from 0001 must carry over untouched.
+TABLES_0001 = {"users", "api_keys", "analyses", "detector_results"}
 # The newest revision, read from the migration scripts themselves.
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -85,7 +87,7 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def indexes(engine: Engine) -> dict[str, list[tuple]]:
     found = {}
-    for table in TABLES - {"alembic_version"}:
+    for table in TABLES_0001:
         found[table] = sorted(
             (ix["name"], tuple(ix["column_names"]), bool(ix["unique"]))
             for ix in inspect(engine).get_indexes(table)
