@@ -5,7 +5,8 @@
 
 Routes: POST /detect, POST /predict, GET /models, GET /health, GET /ready, GET /metrics; accounts
 (/auth/*, /users/me, /api-keys), history (/history, /stats), feedback (/history/{id}/feedback,
-/feedback/*), drift (/stats/drift); the dashboard at /.
+/feedback/*), drift (/stats/drift), batch jobs (/jobs, run by the embedded engine in gateway/jobs/);
+the dashboard at /.
 
 Start-up migrates the database to the current schema and resolves the JWT secret; a placeholder
 secret outside dev mode is a SettingsError, so the gateway refuses to start. While it serves, history
@@ -33,12 +34,15 @@ from gateway.drift import WatchedDetections, drift_monitor
 from gateway.errors import install_error_handlers
 from gateway.history.recorder import HistoryRecorder
 from gateway.history.retention import HistoryRetention, RetentionPolicy
+from gateway.jobs.engine import JobEngine
+from gateway.jobs.priority import InteractiveGate, InteractiveTraffic
+from gateway.jobs.spool import JobSpool
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import error_responses, install_openapi
 from gateway.proxies import ForwardedClientMiddleware, TrustedProxies
 from gateway.ratelimit import RateLimiter
 from gateway.registry import Registry, load_registry
-from gateway.routes import api_keys, auth, detect, feedback, health, history, models, stats, users
+from gateway.routes import api_keys, auth, detect, feedback, health, history, jobs, models, stats, users
 from gateway.routes.deps import Gateway, caller, detect_rate_limit
 from gateway.settings import GatewaySettings, load_settings
 from tribunal_sdk.client import FanoutClient
@@ -96,6 +100,12 @@ def create_app(
         ),
     )
 
+    # Batch jobs (gateway/jobs/, docs/jobs.md): run in this process, after interactive detections.
+    job_engine = JobEngine(
+        gateway,
+        JobSpool(settings.data_dir),
+        InteractiveGate(settings.jobs_quiet_s, settings.jobs_max_yield_s),
+    )
 
     retention = HistoryRetention(
         db,
@@ -111,7 +121,9 @@ def create_app(
                 retention.run_every(settings.history_cleanup_interval_s, gateway.history.batches),
                 name="history-retention",
             )
+        await job_engine.start()
         yield
+        await job_engine.stop()  # items cut short stay "running" and are settled by the next start
         if cleanup is not None:
             cleanup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,6 +141,7 @@ def create_app(
     app.state.gateway = gateway
     app.state.drift = drift  # GET /stats/drift
     app.state.history_retention = retention
+    app.state.jobs = job_engine
     install_error_handlers(app)
     install_openapi(app)
     # Who may call what: detection and the model list need an identity while auth_required is on
@@ -141,6 +154,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(history.router)
     app.include_router(stats.router)
+    app.include_router(jobs.router)
     app.include_router(feedback.router)
     install_dashboard(app, settings.frontend_dir)
 
@@ -150,10 +164,12 @@ def create_app(
         limits={
             "/detect": upload + _MULTIPART_ENVELOPE,
             "/predict": (upload + 2) // 3 * 4 + _MULTIPART_ENVELOPE,  # base64 is 4/3 the size
+            "/jobs": int(settings.jobs_max_upload_mb * 1024 * 1024) + _MULTIPART_ENVELOPE,
         },
         default_limit=_SMALL_BODY_LIMIT,
         hint=f"max_upload_mb={settings.max_upload_mb:g}, set by TRIBUNAL_MAX_UPLOAD_MB",
     )
+    app.add_middleware(InteractiveTraffic, gate=job_engine.gate)  # batch items wait while /detect runs
     # Added after the upload limit, so it logs and tags even the requests that limit refuses.
     app.add_middleware(RequestLogMiddleware, logger_name="gateway.request", observer=metrics.observe_request)
     # Outermost: every layer and route sees the client that trusted proxies name (gateway/proxies.py).

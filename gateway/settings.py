@@ -105,6 +105,23 @@ class GatewaySettings(BaseSettings):
     history_max_rows: int | None = Field(None, ge=1)
     history_cleanup_interval_s: float = Field(600.0, gt=0)
 
+    # Batch jobs (POST /jobs, docs/jobs.md). At most jobs_concurrency items are analysed at once; an item
+    # starts only after interactive /detect and /predict calls have been quiet for jobs_quiet_s, but never
+    # waits longer than jobs_max_yield_s for that (so a job still moves under steady interactive load).
+    jobs_concurrency: int = Field(2, ge=1, le=64)
+    jobs_quiet_s: float = Field(0.5, ge=0)
+    jobs_max_yield_s: float = Field(5.0, ge=0)
+    # An item whose detection answers 503 (no detector available, memory budget) is tried this many
+    # more times, with growing pauses, before it fails.
+    jobs_item_retries: int = Field(3, ge=0, le=20)
+    # One POST /jobs (or POST /jobs?add_to=<id>) body; the upload is held in memory while it is read.
+    jobs_max_upload_mb: float = Field(512.0, gt=0, le=16384)
+    # Archives are hostile input: caps on their members, their unpacked size (counted while unpacking,
+    # never read from headers) and on how much bigger than its compressed form a member may grow.
+    jobs_max_files: int = Field(10_000, ge=1, le=1_000_000)
+    jobs_max_unpacked_mb: float = Field(4096.0, gt=0)
+    jobs_max_compression_ratio: float = Field(100.0, ge=1)
+
     # The built dashboard (npm run build in frontend/), served at /.
     frontend_dir: Path = Path("frontend/dist")
 

@@ -1,4 +1,4 @@
-"""The ``tribunal`` command: detect files, list history, list models.
+"""The ``tribunal`` command: detect files, run a folder as a batch job, list history, list models.
 
 Exit codes (for scripts and CI):
 
@@ -6,8 +6,9 @@ Exit codes (for scripts and CI):
 - 1: ``--fail-on fake``: some file's verdict is fake; ``--fail-on uncertain``: some verdict is uncertain
   or fake;
 - 2: a usage or configuration error (bad option, unreadable config file, no such config file);
-- 3: a request failed (the gateway refused or could not be reached, or a file could not be read).
-  Other files are still analysed and reported; 3 wins over 1.
+- 3: a request failed (the gateway refused or could not be reached, or a file could not be read), or
+  with ``batch``, a file's analysis failed (its CSV row says why). Other files are still analysed and
+  reported; 3 wins over 1.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tribunal_client import __version__
+from tribunal_client.batch import BatchError, BatchOptions, run_batch
 from tribunal_client.client import TribunalClient
 from tribunal_client.errors import BadRequest, ConfigError, TribunalError
 from tribunal_client.models import Detection, HistoryPage, Models
@@ -99,6 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a verdict is at or above this level (uncertain includes fake)",
     )
     _output_options(detect)
+
+    batch = commands.add_parser(
+        "batch",
+        parents=[common],
+        help="analyse a folder's images and videos as one job, with a progress bar; resumable",
+        description="Upload DIR's images and videos (recursively) as one job and write one CSV row per file. "
+        "Interrupted? Run the same command again: it continues the same job (state in OUT.tribunal-batch.json).",
+    )
+    batch.add_argument("folder", metavar="DIR", help="folder of images and videos")
+    batch.add_argument("--out", required=True, help="CSV file to write, one row per file")
+    batch.add_argument("--method", dest="ensemble_method", help="average, stacking or voting")
+    batch.add_argument("--models", help="comma list of detector names (default: all)")
+    batch.add_argument("--threshold", type=float, help="decision threshold in (0, 1)")
+    batch.add_argument("--chunk-files", type=int, default=100, help="files per upload request (default 100)")
+    batch.add_argument("--chunk-mb", type=float, default=64, help="MB per upload request (default 64)")
+    batch.add_argument("--poll", type=float, default=1.0, help="seconds between progress checks (default 1)")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    batch.add_argument(
+        "--fail-on",
+        choices=["fake", "uncertain"],
+        help="exit 1 when a verdict is at or above this level (uncertain includes fake)",
+    )
 
     history = commands.add_parser("history", parents=[common], help="one page of past analyses")
     history.add_argument("--page", type=int, default=1)
@@ -201,6 +225,33 @@ def _detect(client: TribunalClient, args: argparse.Namespace, out: TextIO, err: 
     return EXIT_FAIL_ON if flagged else EXIT_OK
 
 
+def _batch(client: TribunalClient, args: argparse.Namespace, err: TextIO) -> int:
+    if args.chunk_files < 1 or args.chunk_mb <= 0:
+        err.write("tribunal: --chunk-files and --chunk-mb must be positive\n")
+        return EXIT_USAGE
+    options = BatchOptions(
+        folder=Path(args.folder),
+        out=Path(args.out),
+        ensemble_method=args.ensemble_method,
+        models=args.models,
+        threshold=args.threshold,
+        chunk_files=args.chunk_files,
+        chunk_bytes=int(args.chunk_mb * 2**20),
+        poll_s=args.poll,
+        progress=not args.no_progress,
+    )
+    try:
+        rows = run_batch(client, options, err)
+    except BatchError as exc:
+        err.write(f"tribunal: {exc}\n")
+        return EXIT_USAGE
+    if any(row["state"] != "done" for row in rows):
+        return EXIT_REQUEST
+    if args.fail_on and any(SEVERITY.get(row["verdict"] or "", -1) >= SEVERITY[args.fail_on] for row in rows):
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
 def _history(client: TribunalClient, args: argparse.Namespace, out: TextIO) -> int:
     page: HistoryPage = client.history(
         page=args.page,
@@ -272,6 +323,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         with client:
             if args.command == "detect":
                 return _detect(client, args, out, err)
+            if args.command == "batch":
+                return _batch(client, args, err)
             if args.command == "history":
                 return _history(client, args, out)
             return _models(client, args, out)

@@ -10,9 +10,10 @@ so an upload is never analysed twice by a retry.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +24,11 @@ import httpx
 from tribunal_client import __version__
 from tribunal_client.config import ClientConfig, resolve_config
 from tribunal_client.errors import ConnectionFailed, TribunalError, error_from_response
-from tribunal_client.models import Detection, HistoryPage, Models, Tokens
+from tribunal_client.models import Detection, HistoryPage, Job, JobPage, JobResult, Models, Tokens
 
 FileInput = str | os.PathLike[str] | bytes | IO[bytes]
+# A job's file: a path, bytes or a binary file, or (name to send, any of those).
+JobFile = FileInput | tuple[str, FileInput]
 RETRY_STATUSES = frozenset({429, 503})
 RETRY_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -36,7 +39,8 @@ class _Call:
     path: str
     params: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
-    files: dict[str, Any] | None = None
+    files: dict[str, Any] | list[tuple[str, Any]] | None = None
+    jsonl: bool = False  # the answer is JSON lines (job results), not one JSON document
 
 
 def _read_file(file: FileInput, filename: str | None) -> tuple[str, bytes]:
@@ -68,6 +72,39 @@ def _detect_call(
     if explain:
         data["explain"] = "true"
     return _Call("POST", "/detect", data=data, files={"file": (name, content)})
+
+
+def _job_call(
+    files: Sequence[JobFile],
+    add_to: str | None,
+    ensemble_method: str | None,
+    models: str | list[str] | None,
+    threshold: float | None,
+) -> _Call:
+    parts = []
+    for file in files:
+        name, content = _read_file(file[1], file[0]) if isinstance(file, tuple) else _read_file(file, None)
+        parts.append(("files", (name, content)))
+    data: dict[str, Any] = {}
+    if ensemble_method:
+        data["ensemble_method"] = ensemble_method
+    if models:
+        data["models"] = models if isinstance(models, str) else ",".join(models)
+    if threshold is not None:
+        data["threshold"] = str(threshold)
+    params = {"add_to": add_to} if add_to else None
+    return _Call("POST", "/jobs", params=params, data=data, files=parts)
+
+
+def _job_get_call(job_id: str, item_state: str | None, page: int, page_size: int) -> _Call:
+    params: dict[str, Any] = {"page": page, "page_size": page_size}
+    if item_state:
+        params["item_state"] = item_state
+    return _Call("GET", f"/jobs/{job_id}", params=params)
+
+
+def _results_call(job_id: str) -> _Call:
+    return _Call("GET", f"/jobs/{job_id}/results", params={"format": "jsonl"}, jsonl=True)
 
 
 def _history_call(
@@ -146,10 +183,12 @@ class _Base:
         return retry_after if retry_after <= self.max_retry_after else None
 
     @staticmethod
-    def _result(response: httpx.Response) -> Any:
-        if response.is_success:
-            return response.json() if response.content else None
-        raise error_from_response(response)
+    def _result(response: httpx.Response, jsonl: bool = False) -> Any:
+        if not response.is_success:
+            raise error_from_response(response)
+        if jsonl:
+            return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+        return response.json() if response.content else None
 
     @staticmethod
     def _connection_error(exc: Exception, url: str) -> TribunalError:
@@ -208,7 +247,7 @@ class TribunalClient(_Base):
             else:
                 delay = self._retry_delay(attempt, response)
                 if delay is None:
-                    return self._result(response)
+                    return self._result(response, call.jsonl)
             self._sleep(delay)
             attempt += 1
 
@@ -249,6 +288,39 @@ class TribunalClient(_Base):
         body = self._send(_Call("POST", "/auth/token", data={"username": username, "password": password}))
         return self._use_tokens(body)
 
+    def submit_job(
+        self,
+        files: Sequence[JobFile],
+        *,
+        add_to: str | None = None,
+        ensemble_method: str | None = None,
+        models: str | list[str] | None = None,
+        threshold: float | None = None,
+    ) -> Job:
+        """Queue files (or one ZIP/TAR archive) as a batch job; answers at once. ``add_to``: add them
+        to that job instead (its options apply). Each file may be ``(name, file)`` to choose its name."""
+        return Job.from_dict(self._send(_job_call(files, add_to, ensemble_method, models, threshold)))
+
+    def get_job(
+        self, job_id: str, *, item_state: str | None = None, page: int = 1, page_size: int = 100
+    ) -> Job:
+        """The job's state and progress, with one page of its items."""
+        return Job.from_dict(self._send(_job_get_call(job_id, item_state, page, page_size)))
+
+    def job_results(self, job_id: str) -> list[JobResult]:
+        """One row per item of the job, in upload order (unfinished items have no verdict yet)."""
+        return [JobResult.from_dict(row) for row in self._send(_results_call(job_id))]
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel the job: items not started never run."""
+        return Job.from_dict(self._send(_Call("DELETE", f"/jobs/{job_id}")))
+
+    def jobs(self, *, page: int = 1, page_size: int = 20) -> JobPage:
+        """The caller's jobs (an admin's: everyone's), newest first."""
+        return JobPage.from_dict(
+            self._send(_Call("GET", "/jobs", params={"page": page, "page_size": page_size}))
+        )
+
 
 class AsyncTribunalClient(_Base):
     """The same calls as TribunalClient, awaitable: ``async with AsyncTribunalClient() as c: ...``."""
@@ -288,7 +360,7 @@ class AsyncTribunalClient(_Base):
             else:
                 delay = self._retry_delay(attempt, response)
                 if delay is None:
-                    return self._result(response)
+                    return self._result(response, call.jsonl)
             await self._sleep(delay)
             attempt += 1
 
@@ -327,6 +399,32 @@ class AsyncTribunalClient(_Base):
             _Call("POST", "/auth/token", data={"username": username, "password": password})
         )
         return self._use_tokens(body)
+
+    async def submit_job(
+        self,
+        files: Sequence[JobFile],
+        *,
+        add_to: str | None = None,
+        ensemble_method: str | None = None,
+        models: str | list[str] | None = None,
+        threshold: float | None = None,
+    ) -> Job:
+        return Job.from_dict(await self._send(_job_call(files, add_to, ensemble_method, models, threshold)))
+
+    async def get_job(
+        self, job_id: str, *, item_state: str | None = None, page: int = 1, page_size: int = 100
+    ) -> Job:
+        return Job.from_dict(await self._send(_job_get_call(job_id, item_state, page, page_size)))
+
+    async def job_results(self, job_id: str) -> list[JobResult]:
+        return [JobResult.from_dict(row) for row in await self._send(_results_call(job_id))]
+
+    async def cancel_job(self, job_id: str) -> Job:
+        return Job.from_dict(await self._send(_Call("DELETE", f"/jobs/{job_id}")))
+
+    async def jobs(self, *, page: int = 1, page_size: int = 20) -> JobPage:
+        call = _Call("GET", "/jobs", params={"page": page, "page_size": page_size})
+        return JobPage.from_dict(await self._send(call))
 
 
 __all__ = ["AsyncTribunalClient", "TribunalClient"]

@@ -194,3 +194,115 @@ class Tokens:
     refresh_token: str | None = None
     expires_in: int | None = None
     token_type: str = "bearer"
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Items of a job by state; finished = done + failed + cancelled."""
+
+    total: int = 0
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.queued + self.running
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+
+@dataclass(frozen=True)
+class JobItem:
+    """One file of a job, from ``GET /jobs/{id}``; ``analysis_id`` names its analysis once done."""
+
+    seq: int
+    name: str
+    state: str
+    size_bytes: int = 0
+    analysis_id: str | None = None
+    verdict: Verdict | None = None
+    score_fake: float | None = None
+    predicted_source: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobItem:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class Job:
+    """A batch job: ``state`` is queued, running, done, cancelled or failed. ``items`` holds one page of
+    its items (``GET /jobs/{id}``; empty in the answers of POST /jobs and GET /jobs)."""
+
+    id: str
+    state: str
+    name: str
+    progress: JobProgress
+    username: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    items: list[JobItem] = field(default_factory=list)
+    items_total: int = 0
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return cls(
+            id=data["id"],
+            state=data["state"],
+            name=data.get("name", ""),
+            progress=JobProgress(**_known(JobProgress, data.get("progress", {}))),
+            username=data.get("username"),
+            created_at=_time(data.get("created_at")),
+            finished_at=_time(data.get("finished_at")),
+            cancelled_at=_time(data.get("cancelled_at")),
+            options=dict(data.get("options") or {}),
+            items=[JobItem.from_dict(item) for item in data.get("items", [])],
+            items_total=int(data.get("items_total", 0)),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class JobPage:
+    items: list[Job]
+    total: int
+    page: int
+    page_size: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobPage:
+        return cls(
+            items=[Job.from_dict(job) for job in data.get("items", [])],
+            total=int(data.get("total", 0)),
+            page=int(data.get("page", 1)),
+            page_size=int(data.get("page_size", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """One row of ``GET /jobs/{id}/results``: every item has one, whatever its state."""
+
+    seq: int
+    name: str
+    state: str
+    verdict: Verdict | None = None
+    score_fake: float | None = None
+    predicted_source: str | None = None
+    analysis_id: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobResult:
+        return cls(**_known(cls, data))

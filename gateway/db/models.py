@@ -184,3 +184,55 @@ class Feedback(Base):
     analysis: Mapped[Analysis] = relationship()
     user: Mapped[User] = relationship()
 
+
+JOB_ITEM_STATES = ("queued", "running", "done", "failed", "cancelled")
+
+
+class Job(Base):
+    """A batch of uploads analysed in the background (gateway/jobs/). Its state follows from its items'
+    states (and ``cancelled_at``), so there is no job-level state to keep in step with them."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    # Null when auth is off and nobody signed in. Deleting a user deletes their jobs.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    name: Mapped[str] = mapped_column(String(255))  # the archive's name, or "<n> files"
+    # The detection options every item runs with: ensemble_method, models, threshold.
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    user: Mapped[User | None] = relationship()
+    items: Mapped[list[JobItem]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class JobItem(Base):
+    """One file of a job. ``analysis_id`` is written before its history row and the state becomes
+    ``done`` only after that row is committed, so a restart can tell a finished item from one to rerun."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("job_id", "seq", name="uq_job_items_job_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # 1-based order in the job; also names its spooled file
+    name: Mapped[str] = mapped_column(String(512))  # the client's file name or archive member path (a label)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # one of JOB_ITEM_STATES
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Not a foreign key: the item keeps its result when the history row is deleted or expires.
+    analysis_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    score_fake: Mapped[float | None] = mapped_column(Float, nullable=True)
+    predicted_source: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    job: Mapped[Job] = relationship(back_populates="items")

@@ -6,6 +6,7 @@ python -m scripts.bench --suite detectors --detector fft_spectral --requests 100
 python -m scripts.bench --suite detect  # /detect latency at 1024x1024 and the PNG/JPEG gap, real stack
 python -m scripts.bench --suite unseen  # fused and per-detector ROC-AUC on held-out package images, real stack
 python -m scripts.bench --suite abuse   # 8 concurrent 39.6 MP uploads: stack RSS, answers, recovery
+python -m scripts.bench --suite jobs    # /detect p50 alone and while a 1,000-image batch job runs
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.bench import abuse, detect, detectors, gateway_fanout, quality, unseen, video
+from scripts.bench import abuse, detect, detectors, gateway_fanout, jobs, quality, unseen, video
 from scripts.bench.report import write_section
 
 # suite name -> (title, runner returning the markdown body)
@@ -25,12 +26,13 @@ SUITES = {
     "quality": ("Detection quality, leave-source-out (issue 12)", quality.run),
     "unseen": ("Detection on held-out sources, whole uploads through the stack (issue 12)", unseen.run),
     "abuse": ("Huge images under load: memory-bounded decoding (issue 13)", abuse.run),
+    "jobs": ("Batch jobs beside interactive /detect (issue 14)", jobs.run),
 }
 
 
 def _suite_options(name: str, args: argparse.Namespace) -> dict:
     """Keyword arguments of one suite's runner from the command line (the detectors and detect suites)."""
-    if name == "detect":
+    if name in ("detect", "jobs"):
         return {} if args.requests is None else {"requests": args.requests}
     if name != "detectors":
         return {}
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         "--requests",
         type=int,
         help="detectors suite: measured requests per configuration (default: about 8 s worth each); "
-        "detect suite: timed /detect requests at the default crop count (default 30)",
+        "detect suite: timed /detect requests at the default crop count (default 30); "
+        "jobs suite: timed /detect requests per condition (default 30)",
     )
     parser.add_argument(
         "--threads",

@@ -39,7 +39,16 @@ from tribunal_sdk.client import DetectorOutcome, DetectorStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-TABLES = {"users", "api_keys", "analyses", "detector_results", "feedback", "alembic_version"}
+TABLES = {
+    "users",
+    "api_keys",
+    "analyses",
+    "detector_results",
+    "feedback",
+    "jobs",
+    "job_items",
+    "alembic_version",
+}
 PASSWORD = "correct horse battery"
 
 
