@@ -11,19 +11,23 @@ CORPUS ?=
 comma := ,
 
 .DEFAULT_GOAL := help
-.PHONY: help install start stop test lint format bench health benchmark package-corpus train-detector frontend browser postgres admin prometheus metrics-up
+.PHONY: help install lock start stop test lint format bench health benchmark package-corpus train-detector frontend browser postgres admin prometheus metrics-up
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # compat editable mode puts the source folders on sys.path, so new packages need no reinstall.
-$(STAMP): pyproject.toml sdk/pyproject.toml client/pyproject.toml
+# requirements.lock holds the exact versions (scripts/dependency_lock.py); `make lock` re-resolves it.
+$(STAMP): pyproject.toml sdk/pyproject.toml client/pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e 'sdk[video]' -e '.[ml,dev]' -e client
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -c requirements.lock -e 'sdk[video]' -e '.[ml,dev]' -e client
 	@touch $@
 
-install: $(STAMP) ## create .venv and install the project, the SDK, the client (`tribunal`) and the test tools
+install: $(STAMP) ## create .venv and install the project, the SDK, the client (`tribunal`) and the test tools, at the versions of requirements.lock
+
+lock: ## re-resolve the Python dependencies from the pyproject ranges into requirements.lock (fresh venv, a few minutes)
+	$(PYTHON) -m scripts.dependency_lock write
 
 start: install frontend ## run the gateway (port 8000) and every enabled detector on this machine; Ctrl-C stops
 	$(PY) -m scripts.launcher start

@@ -44,11 +44,12 @@ RUN case "$TORCH_VARIANT" in \
 # distribution; the code copied below runs from /app (PYTHONPATH), where Detector.directory() and
 # the gateway's REPO_ROOT find detector.yaml, weights/ and config/ beside it.
 COPY sdk/ sdk/
-COPY pyproject.toml README.md ./
-# The versions are pinned by the project's pyproject files, not here (the packages are local paths).
+COPY pyproject.toml README.md requirements.lock ./
+# The versions are those of requirements.lock (make lock), as for `make install`; the pyproject files
+# hold the ranges.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ./sdk \
-    && pip install --no-cache-dir ".[ml]"
+RUN pip install --no-cache-dir -c requirements.lock ./sdk \
+    && pip install --no-cache-dir -c requirements.lock ".[ml]"
 COPY scripts/container_healthcheck.py /usr/local/bin/tribunal-healthcheck
 COPY detectors/__init__.py detectors/
 COPY detectors/common/ detectors/common/

@@ -35,7 +35,9 @@ def test_a_detector_image_has_the_required_parts():
     pins = torch_pins(REPO_ROOT)
     assert f"torch=={pins['torch']} torchvision=={pins['torchvision']}" in text
     assert "ARG TORCH_VARIANT=gpu" in text and "https://download.pytorch.org/whl/cpu" in text
-    assert 'pip install --no-cache-dir ".[ml]"' in text and "./sdk" in text
+    # Installed at the lock's versions, as make install does.
+    assert "COPY pyproject.toml README.md requirements.lock ./" in text
+    assert 'pip install --no-cache-dir -c requirements.lock ".[ml]"' in text and "./sdk" in text
     assert re.search(r"^USER 10001:10001$", text, re.M)
     assert re.search(r'^HEALTHCHECK .*\n\s+CMD \[.*"/health"\]$', text, re.M)
     assert f"TRIBUNAL_PORT={entry.port}" in text and f"EXPOSE {entry.port}" in text
