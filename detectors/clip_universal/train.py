@@ -339,7 +339,12 @@ Tried before these, on the same folds, with the decision recorded here: standard
 stage maps as extra features (-0.003), signed square-root features (-0.005), training on extra
 JPEG/resize-degraded views (+0.002, not kept: within noise), native 224-px crops instead of resizing
 (worse on unseen images in DATA.md's trial), adding the 252 offline package images as training sources
-(+0.003 to +0.004, within noise; not used, so the command above reproduces these weights).
+(+0.003 to +0.004, within noise; not used, so the command above reproduces these weights), and a second
+view of every crop, its centre half resized to the input (close to native scale): +0.020 out-of-fold
+(0.838 to 0.858 at C=0.0003) but -0.023 on the held-out package images (0.820 to 0.797, one centre
+crop). The centre half of a small crop is up-sampled, so that view can read the crop size, which
+separates the corpus's classes (many of its real sources are small) and is reversed on the package
+images (small AI previews, large photos): not kept.
 
 ## Checks
 
