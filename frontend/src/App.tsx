@@ -6,6 +6,7 @@ import { useAuth } from "./auth";
 import { AnalysisPage } from "./pages/AnalysisPage";
 import { AnalyzePage } from "./pages/AnalyzePage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
+import { BatchPage } from "./pages/BatchPage";
 import { DetectorsPage } from "./pages/DetectorsPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { SignInPage } from "./pages/SignInPage";
@@ -37,6 +38,7 @@ function Header() {
             <NavLink to="/" end>
               Analyze
             </NavLink>
+            <NavLink to="/batch">Batch</NavLink>
             <NavLink to="/analyses">History</NavLink>
             <NavLink to="/detectors">Detectors</NavLink>
             <NavLink to="/statistics">Stats</NavLink>
@@ -74,6 +76,7 @@ export function App() {
           <Route path="/signin" element={<SignInPage mode="signin" />} />
           <Route path="/signup" element={<SignInPage mode="signup" />} />
           <Route path="/" element={<Guard><AnalyzePage /></Guard>} />
+          <Route path="/batch" element={<Guard><BatchPage /></Guard>} />
           <Route path="/analyses" element={<Guard><HistoryPage /></Guard>} />
           <Route path="/analyses/:id" element={<Guard><AnalysisPage /></Guard>} />
           <Route path="/detectors" element={<Guard><DetectorsPage /></Guard>} />

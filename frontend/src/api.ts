@@ -1,7 +1,7 @@
 // Talking to the gateway: JSON requests with the signed-in user's token (refreshed once when it
 // expires), and uploads through XMLHttpRequest, the one browser API that reports upload progress.
 
-import type { AnalysisResult, Tokens } from "./types";
+import type { AnalysisResult, JobSummary, Tokens } from "./types";
 
 const TOKENS_KEY = "tribunal.tokens";
 
@@ -144,22 +144,27 @@ export interface DetectOptions {
   method?: string;
 }
 
-export interface Upload {
-  done: Promise<AnalysisResult>;
+/** An upload under way: its answer, and a way to stop it. */
+export interface Upload<T = AnalysisResult> {
+  done: Promise<T>;
   abort: () => void;
 }
 
-/** POST /detect with progress: ``onProgress`` gets the uploaded fraction, then 1 while the gateway works. */
-export function uploadForDetection(file: File, options: DetectOptions, onProgress: (fraction: number) => void): Upload {
+/**
+ * POST a multipart form with upload progress: ``onProgress`` gets the uploaded fraction, then 1 while the
+ * gateway works. The form is built afresh for the one retry after a token refresh.
+ */
+function postForm<T>(path: string, buildForm: () => FormData, onProgress: (fraction: number) => void): Upload<T> {
   let xhr: XMLHttpRequest | null = null;
+  let aborted = false;
   const attempt = () =>
-    new Promise<AnalysisResult>((resolve, reject) => {
-      const form = new FormData();
-      form.append("file", file, file.name);
-      form.append("explain", String(options.explain));
-      if (options.method) form.append("ensemble_method", options.method);
+    new Promise<T>((resolve, reject) => {
+      if (aborted) {
+        reject(new ApiError(0, "aborted", "the upload was cancelled"));
+        return;
+      }
       xhr = new XMLHttpRequest();
-      xhr.open("POST", "/detect");
+      xhr.open("POST", path);
       xhr.responseType = "json";
       for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (event) => {
@@ -169,7 +174,7 @@ export function uploadForDetection(file: File, options: DetectOptions, onProgres
       xhr.onload = () => {
         const request = xhr!;
         const body = request.response ?? {};
-        if (request.status >= 200 && request.status < 300) resolve(body as AnalysisResult);
+        if (request.status >= 200 && request.status < 300) resolve(body as T);
         else {
           const retry = Number(request.getResponseHeader("Retry-After"));
           reject(
@@ -184,7 +189,7 @@ export function uploadForDetection(file: File, options: DetectOptions, onProgres
       };
       xhr.onerror = () => reject(new ApiError(0, "network_error", "the gateway could not be reached"));
       xhr.onabort = () => reject(new ApiError(0, "aborted", "the upload was cancelled"));
-      xhr.send(form);
+      xhr.send(buildForm());
     });
   const done = attempt().catch(async (error: unknown) => {
     if (error instanceof ApiError && isStaleToken(error) && storedTokens() && (await refreshTokens())) {
@@ -193,7 +198,56 @@ export function uploadForDetection(file: File, options: DetectOptions, onProgres
     }
     throw error;
   });
-  return { done, abort: () => xhr?.abort() };
+  return {
+    done,
+    abort: () => {
+      aborted = true;
+      xhr?.abort();
+    },
+  };
+}
+
+/** POST /detect with progress: ``onProgress`` gets the uploaded fraction, then 1 while the gateway works. */
+export function uploadForDetection(file: File, options: DetectOptions, onProgress: (fraction: number) => void): Upload {
+  return postForm<AnalysisResult>(
+    "/detect",
+    () => {
+      const form = new FormData();
+      form.append("file", file, file.name);
+      form.append("explain", String(options.explain));
+      if (options.method) form.append("ensemble_method", options.method);
+      return form;
+    },
+    onProgress,
+  );
+}
+
+/** A file of a batch and the name it is sent under (a folder's files: their path inside the folder). */
+export interface BatchFile {
+  file: File;
+  name: string;
+}
+
+/**
+ * One part of a batch job: POST /jobs creates the job (with the options), POST /jobs?add_to=<id> adds the
+ * files to it (the job's options apply). Answers the job's summary.
+ */
+export function uploadJobPart(
+  files: BatchFile[],
+  options: { method?: string; addTo?: string },
+  onProgress: (fraction: number) => void,
+): Upload<JobSummary> {
+  const path = options.addTo ? `/jobs?add_to=${encodeURIComponent(options.addTo)}` : "/jobs";
+  return postForm<JobSummary>(
+    path,
+    () => {
+      const form = new FormData();
+      for (const { file, name } of files) form.append("files", file, name);
+      if (!options.addTo && options.method) form.append("ensemble_method", options.method);
+      return form;
+    },
+    onProgress,
+  );
 }
 
 /** A message for people: the gateway's detail (which already names the wait for a rate limit). */

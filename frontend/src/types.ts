@@ -242,3 +242,61 @@ export interface DriftReport {
   detectors: DriftStream[];
   fused: DriftStream[];
 }
+
+export type JobState = "queued" | "running" | "done" | "cancelled" | "failed";
+export type JobItemState = "queued" | "running" | "done" | "failed" | "cancelled";
+
+/** Items by state (GET /jobs/{id}); done + failed + cancelled of total are finished. */
+export interface JobProgress {
+  total: number;
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** A batch job (gateway/jobs/schemas.py): the answer to POST /jobs and an entry of GET /jobs. */
+export interface JobSummary {
+  id: string;
+  state: JobState;
+  /** The archive's name, the single file's name, or "<n> files" (of the first part sent). */
+  name: string;
+  username: string | null;
+  created_at: string;
+  finished_at: string | null;
+  cancelled_at: string | null;
+  options: { ensemble_method: string | null; models: string[] | null; threshold: number | null };
+  progress: JobProgress;
+}
+
+export interface JobItem {
+  seq: number;
+  name: string;
+  state: JobItemState;
+  size_bytes: number;
+  /** The /history/{id} of its analysis, once done. */
+  analysis_id: string | null;
+  verdict: Verdict | null;
+  score_fake: number | null;
+  predicted_source: string | null;
+  error_code: string | null;
+  error: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** GET /jobs/{id}: the summary and one page of its items (filtered by item_state and verdict). */
+export interface JobDetail extends JobSummary {
+  items: JobItem[];
+  items_total: number;
+  page: number;
+  page_size: number;
+}
+
+export interface JobPage {
+  items: JobSummary[];
+  total: number;
+  page: number;
+  page_size: number;
+}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from gateway.auth.identity import Identity
 from gateway.db.models import Job, JobItem
 from gateway.errors import NotFound
+from gateway.fusion import Verdict
 from gateway.jobs.schemas import (
     ItemState,
     JobDetail,
@@ -106,11 +107,18 @@ def item_status(item: JobItem) -> JobItemStatus:
 
 
 def job_detail(
-    session: Session, job: Job, item_state: ItemState | None, page: int, page_size: int
+    session: Session,
+    job: Job,
+    item_state: ItemState | None,
+    page: int,
+    page_size: int,
+    verdict: Verdict | None = None,
 ) -> JobDetail:
     query = select(JobItem).where(JobItem.job_id == job.id)
     if item_state is not None:
         query = query.where(JobItem.state == item_state)
+    if verdict is not None:
+        query = query.where(JobItem.verdict == verdict)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = session.scalars(query.order_by(JobItem.seq).offset((page - 1) * page_size).limit(page_size))
     summary = job_summary(session, job)

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import MalformedRequest, UnknownModels, UnsupportedMediaType
-from gateway.fusion import get_strategy
+from gateway.fusion import Verdict, get_strategy
 from gateway.jobs import queries, store
 from gateway.jobs.archives import ArchiveLimits
 from gateway.jobs.engine import JobEngine
@@ -241,13 +241,14 @@ def get_job(
     identity: CallerDep,
     gateway: GatewayDep,
     item_state: Annotated[ItemState | None, Query(description="only the items in this state")] = None,
+    verdict: Annotated[Verdict | None, Query(description="only the analysed items with this verdict")] = None,
     page: Page = 1,
     page_size: ItemsPageSize = 100,
 ) -> JobDetail:
     """A job's state and progress, and one page of its items in upload order."""
     with gateway.db.session() as session:
         job = queries.get_job(session, identity, job_id)
-        return queries.job_detail(session, job, item_state, page, page_size)
+        return queries.job_detail(session, job, item_state, page, page_size, verdict)
 
 
 @router.get(
