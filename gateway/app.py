@@ -34,7 +34,7 @@ from gateway.drift import WatchedDetections, drift_monitor
 from gateway.errors import install_error_handlers
 from gateway.history.recorder import HistoryRecorder
 from gateway.history.retention import HistoryRetention, RetentionPolicy
-from gateway.jobs.engine import JobEngine
+from gateway.jobs.engines import create_job_engine
 from gateway.jobs.priority import InteractiveGate, InteractiveTraffic
 from gateway.jobs.spool import JobSpool
 from gateway.metrics import GatewayMetrics
@@ -100,8 +100,10 @@ def create_app(
         ),
     )
 
-    # Batch jobs (gateway/jobs/, docs/jobs.md): run in this process, after interactive detections.
-    job_engine = JobEngine(
+    # Batch jobs (gateway/jobs/, docs/jobs.md): the jobs_engine setting picks who runs them, this process
+    # after interactive detections (embedded) or workers fed through a broker (gateway/jobs/engines.py).
+    job_engine = create_job_engine(
+        settings.jobs_engine,
         gateway,
         JobSpool(settings.data_dir),
         InteractiveGate(settings.jobs_quiet_s, settings.jobs_max_yield_s),

@@ -121,6 +121,14 @@ class GatewaySettings(BaseSettings):
     jobs_max_files: int = Field(10_000, ge=1, le=1_000_000)
     jobs_max_unpacked_mb: float = Field(4096.0, gt=0)
     jobs_max_compression_ratio: float = Field(100.0, ge=1)
+    # Who runs the items (gateway/jobs/engines.py): "embedded" in this gateway process (make start), or
+    # "procrastinate": this gateway only enqueues, and `python -m gateway.jobs.worker` processes run them,
+    # with the PostgreSQL database_url as the broker (docs/deployment.md, "Batch jobs on workers").
+    jobs_engine: str = "embedded"
+    # Workers only: how often a worker says it is alive, and after how long without that its items are
+    # handed to another worker (a worker killed mid-item loses nothing; it only delays that item).
+    jobs_worker_heartbeat_s: float = Field(10.0, gt=0)
+    jobs_worker_stalled_s: float = Field(30.0, gt=0)
 
     # The built dashboard (npm run build in frontend/), served at /.
     frontend_dir: Path = Path("frontend/dist")
@@ -163,6 +171,31 @@ class GatewaySettings(BaseSettings):
         if value not in strategy_names():
             raise ValueError(f"unknown fusion method {value!r}; known: {', '.join(strategy_names())}")
         return value
+
+    @field_validator("jobs_engine")
+    @classmethod
+    def _known_jobs_engine(cls, value: str) -> str:
+        from gateway.jobs.engines import engine_names  # imports nothing from settings at module level
+
+        if value not in engine_names():
+            raise ValueError(f"unknown jobs engine {value!r}; known: {', '.join(engine_names())}")
+        return value
+
+    @model_validator(mode="after")
+    def _broker_engine_has_its_broker(self) -> GatewaySettings:
+        from gateway.jobs.engines import needs_postgresql
+
+        if needs_postgresql(self.jobs_engine) and not (self.database_url or "").startswith("postgresql"):
+            raise ValueError(
+                f"jobs_engine {self.jobs_engine!r} queues on PostgreSQL: set database_url "
+                "(TRIBUNAL_DATABASE_URL=postgresql+psycopg://...), the database the gateways and workers share"
+            )
+        if self.jobs_worker_stalled_s < 2 * self.jobs_worker_heartbeat_s:
+            raise ValueError(
+                f"jobs_worker_stalled_s ({self.jobs_worker_stalled_s:g}) must be at least twice "
+                f"jobs_worker_heartbeat_s ({self.jobs_worker_heartbeat_s:g}): a live worker would look stalled"
+            )
+        return self
 
     @model_validator(mode="after")
     def _band_inside_unit_interval(self) -> GatewaySettings:

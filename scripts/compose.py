@@ -4,7 +4,8 @@ The file holds the gateway (the only port published on every interface), one ser
 detector, each built from its own Dockerfile, and Prometheus and Grafana (scripts/monitoring.py,
 published on 127.0.0.1 only); detectors marked ``gpu: true`` reserve an NVIDIA GPU and get the CUDA
 PyTorch build, the others the CPU build. Detectors sit on an internal network with no route out; the
-gateway also joins an edge network to publish its port. A ``postgres`` profile adds PostgreSQL.
+gateway also joins an edge network to publish its port. A ``postgres`` profile adds PostgreSQL, and a
+``jobs`` profile a jobs worker for ``jobs_engine: procrastinate`` (docs/deployment.md).
 The gateway inside compose reads config/detectors.containers.yaml (see scripts/deploy_names.py).
 
     python -m scripts.deploy_files generate            # writes this file with the other deploy files
@@ -27,6 +28,8 @@ from scripts.deploy_names import (
     GATEWAY_IMAGE,
     GATEWAY_PORT,
     GATEWAY_SERVICE,
+    JOBS_WORKER_COMMAND,
+    JOBS_WORKER_SERVICE,
     image_name,
     render_containers_registry,
     service_name,
@@ -47,6 +50,9 @@ HEADER = """\
 #
 #   docker compose up -d --build                       # or: make compose-up
 #   docker compose --profile postgres up -d --build    # with PostgreSQL (set the variables below)
+#   docker compose --profile postgres --profile jobs up -d --build --scale jobs-worker=2
+#                                                      # batch jobs on worker containers (PostgreSQL and
+#                                                      # TRIBUNAL_JOBS_ENGINE=procrastinate needed)
 #
 # Variables (from the environment or a .env file beside this one):
 #   TRIBUNAL_GATEWAY_PORT   host port of the gateway (default 8000)
@@ -54,6 +60,8 @@ HEADER = """\
 #   TRIBUNAL_DATABASE_URL   empty: SQLite in the gateway-data volume; with the postgres profile:
 #                           postgresql+psycopg://tribunal:<POSTGRES_PASSWORD>@postgres:5432/tribunal
 #   POSTGRES_PASSWORD       password of the postgres profile's database
+#   TRIBUNAL_JOBS_ENGINE    embedded (default: the gateway runs batch jobs) or procrastinate (the jobs
+#                           profile's workers run them, queued in PostgreSQL)
 #   TRIBUNAL_PROMETHEUS_PORT, TRIBUNAL_GRAFANA_PORT   Prometheus and Grafana on 127.0.0.1 (9090, 3000)
 #   TRIBUNAL_GRAFANA_ADMIN_PASSWORD                   Grafana's admin password (default admin);
 #                                                     anyone reaching Grafana may view the dashboard
@@ -111,6 +119,7 @@ def gateway_service(detectors: list[DetectorEntry]) -> dict[str, Any]:
             "TRIBUNAL_DATA_DIR": CONTAINER_DATA_DIR,
             "TRIBUNAL_DATABASE_URL": "${TRIBUNAL_DATABASE_URL:-}",
             "TRIBUNAL_JWT_SECRET": "${TRIBUNAL_JWT_SECRET:-}",
+            "TRIBUNAL_JOBS_ENGINE": "${TRIBUNAL_JOBS_ENGINE:-embedded}",
         },
         "ports": [f"${{TRIBUNAL_GATEWAY_PORT:-{GATEWAY_PORT}}}:{GATEWAY_PORT}"],
         "volumes": [
@@ -122,6 +131,46 @@ def gateway_service(detectors: list[DetectorEntry]) -> dict[str, Any]:
         "networks": [BACKEND_NETWORK, EDGE_NETWORK],
         "depends_on": depends_on,
         "healthcheck": _healthcheck("20s"),
+    }
+
+
+def jobs_worker_service() -> dict[str, Any]:
+    """A jobs worker (``python -m gateway.jobs.worker``) from the gateway image, under the ``jobs`` profile.
+
+    It reads TRIBUNAL_JOBS_ENGINE like the gateway does and refuses to start unless it is procrastinate, so
+    a worker never runs beside a gateway that runs the items itself. It shares the gateway's data volume,
+    where uploads wait until their item is run, and the deployed meta-learners (stacking runs here too).
+    """
+    return {
+        "image": f"{GATEWAY_IMAGE}:latest",
+        "profiles": ["jobs"],
+        "command": JOBS_WORKER_COMMAND,
+        "restart": "unless-stopped",
+        "environment": {
+            "TRIBUNAL_REGISTRY_PATH": f"{CONTAINER_APP_DIR}/{CONTAINERS_REGISTRY}",
+            "TRIBUNAL_DATA_DIR": CONTAINER_DATA_DIR,
+            "TRIBUNAL_DATABASE_URL": "${TRIBUNAL_DATABASE_URL:-}",
+            "TRIBUNAL_JOBS_ENGINE": "${TRIBUNAL_JOBS_ENGINE:-embedded}",
+        },
+        "volumes": [
+            f"gateway-data:{CONTAINER_DATA_DIR}",
+            f"meta-learner-artifacts:{CONTAINER_APP_DIR}/meta_learner/artifacts",
+        ],
+        # Detectors and the database only: a worker serves nothing and needs no route out.
+        "networks": [BACKEND_NETWORK],
+        "depends_on": {
+            GATEWAY_SERVICE: {"condition": "service_healthy"},
+            "postgres": {"condition": "service_healthy", "required": False},
+        },
+        # Items running at a SIGTERM get 20 s to finish (gateway/jobs/worker.py), then are handed on.
+        "stop_grace_period": "30s",
+        "healthcheck": {
+            "test": ["CMD", *JOBS_WORKER_COMMAND, "--check"],
+            "interval": "30s",
+            "timeout": "10s",
+            "retries": 3,
+            "start_period": "30s",
+        },
     }
 
 
@@ -149,12 +198,14 @@ def postgres_service() -> dict[str, Any]:
 
 
 def compose_document(registry: Registry, cpu_only: bool = False) -> dict[str, Any]:
-    """The compose file as data: gateway, enabled detectors, optional postgres, networks, volumes."""
+    """The compose file as data: gateway, enabled detectors, optional postgres and jobs worker, networks,
+    volumes."""
     detectors = registry.enabled()
     services: dict[str, Any] = {GATEWAY_SERVICE: gateway_service(detectors)}
     for entry in detectors:
         services[service_name(entry.name)] = detector_service(entry, cpu_only)
     services["postgres"] = postgres_service()
+    services[JOBS_WORKER_SERVICE] = jobs_worker_service()
     services.update(monitoring.compose_services(BACKEND_NETWORK, EDGE_NETWORK))
     return {
         "name": "tribunal",

@@ -28,7 +28,12 @@ CONTAINER_APP_DIR = "/app"
 CONTAINERS_REGISTRY = Path("config/detectors.containers.yaml")
 CONTAINER_DATA_DIR = "/data"
 # Names other parts of the deployment already use; a detector may not take them.
-RESERVED_SERVICE_NAMES = frozenset({GATEWAY_SERVICE, "postgres", "prometheus", "grafana"})
+# The jobs worker (gateway/jobs/worker.py) runs from the gateway image.
+JOBS_WORKER_SERVICE = "jobs-worker"
+JOBS_WORKER_COMMAND = ["python", "-m", "gateway.jobs.worker"]
+RESERVED_SERVICE_NAMES = frozenset(
+    {GATEWAY_SERVICE, JOBS_WORKER_SERVICE, "postgres", "prometheus", "grafana"}
+)
 
 TorchVariant = Literal["gpu", "cpu"]
 

@@ -4,6 +4,8 @@
                           enabled detector, the gateway's registry as a generated ConfigMap
     overlays/gpu/         nvidia.com/gpu limits, node selector and toleration for `gpu: true` detectors
     overlays/scaled/      the gpu overlay plus several replicas of one detector behind its Service
+    overlays/jobs/        the gpu overlay with batch jobs on worker pods (jobs_engine: procrastinate): the
+                          jobs-worker Deployment, the job-spool volume they share with the gateways
 
 Render with ``kubectl kustomize deploy/k8s/overlays/gpu``; apply with ``kubectl apply -k ...``.
 The whole folder is generated (``python -m scripts.deploy_files generate``); a test fails when it
@@ -22,6 +24,8 @@ from scripts.deploy_names import (
     GATEWAY_IMAGE,
     GATEWAY_PORT,
     GATEWAY_SERVICE,
+    JOBS_WORKER_COMMAND,
+    JOBS_WORKER_SERVICE,
     image_name,
     render_containers_registry,
     service_name,
@@ -33,6 +37,11 @@ REGISTRY_CONFIGMAP = "tribunal-registry"
 REGISTRY_MOUNT = "/etc/tribunal"
 GATEWAY_SECRET = "tribunal-gateway"
 SCALED_REPLICAS = 3
+JOBS_WORKER_REPLICAS = 2
+JOB_SPOOL_CLAIM = "job-spool"
+JOB_SPOOL_SIZE = "50Gi"
+# Where uploads wait for their item (gateway/jobs/spool.py: <data_dir>/jobs), shared by gateways and workers.
+JOB_SPOOL_MOUNT = f"{CONTAINER_DATA_DIR}/jobs"
 # Set by NVIDIA's GPU feature discovery (GPU Operator); clusters that label GPU nodes differently
 # change it in the overlay (docs/deployment.md).
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
@@ -127,9 +136,6 @@ def gateway_manifests() -> list[dict[str, Any]]:
     one JWT secret, both from the Secret ``tribunal-gateway`` (docs/deployment.md creates it)."""
     labels = _labels(GATEWAY_SERVICE, "gateway")
 
-    def secret_env(var: str, key: str) -> dict[str, Any]:
-        return {"name": var, "valueFrom": {"secretKeyRef": {"name": GATEWAY_SECRET, "key": key}}}
-
     container = {
         "name": "gateway",
         "image": f"{GATEWAY_IMAGE}:latest",
@@ -139,8 +145,8 @@ def gateway_manifests() -> list[dict[str, Any]]:
             {"name": "TRIBUNAL_PORT", "value": str(GATEWAY_PORT)},
             {"name": "TRIBUNAL_REGISTRY_PATH", "value": f"{REGISTRY_MOUNT}/detectors.yaml"},
             {"name": "TRIBUNAL_DATA_DIR", "value": CONTAINER_DATA_DIR},
-            secret_env("TRIBUNAL_DATABASE_URL", "database-url"),
-            secret_env("TRIBUNAL_JWT_SECRET", "jwt-secret"),
+            _secret_env("TRIBUNAL_DATABASE_URL", "database-url"),
+            _secret_env("TRIBUNAL_JWT_SECRET", "jwt-secret"),
         ],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT}],
         # /health, not /ready, gates traffic: with every detector down the gateway must still be
@@ -193,6 +199,102 @@ def gateway_manifests() -> list[dict[str, Any]]:
         },
     }
     return [deployment, _service(GATEWAY_SERVICE, "gateway", GATEWAY_PORT), hpa]
+
+
+def _secret_env(var: str, key: str) -> dict[str, Any]:
+    return {"name": var, "valueFrom": {"secretKeyRef": {"name": GATEWAY_SECRET, "key": key}}}
+
+
+def job_spool_claim() -> dict[str, Any]:
+    """The volume where uploads wait until a worker runs their item: every gateway and worker pod mounts
+    it, on any node, so it must be ReadWriteMany (NFS, CephFS, EFS, Filestore, Azure Files...)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": JOB_SPOOL_CLAIM, "labels": _labels(JOB_SPOOL_CLAIM, "jobs")},
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": JOB_SPOOL_SIZE}}},
+    }
+
+
+def jobs_worker_manifests() -> list[dict[str, Any]]:
+    """The jobs-worker Deployment: the gateway image running ``python -m gateway.jobs.worker`` against the
+    gateways' database (the broker) and their job spool. No Service: a worker serves nothing."""
+    labels = _labels(JOBS_WORKER_SERVICE, "jobs-worker")
+    check = {"exec": {"command": [*JOBS_WORKER_COMMAND, "--check"]}, "timeoutSeconds": 10}
+    container = {
+        "name": "worker",
+        "image": f"{GATEWAY_IMAGE}:latest",
+        "imagePullPolicy": "IfNotPresent",
+        "command": JOBS_WORKER_COMMAND,
+        "env": [
+            {"name": "TRIBUNAL_REGISTRY_PATH", "value": f"{REGISTRY_MOUNT}/detectors.yaml"},
+            {"name": "TRIBUNAL_DATA_DIR", "value": CONTAINER_DATA_DIR},
+            {"name": "TRIBUNAL_JOBS_ENGINE", "value": "procrastinate"},
+            _secret_env("TRIBUNAL_DATABASE_URL", "database-url"),
+        ],
+        # --check: the worker's loop touched its alive file within three heartbeats.
+        "startupProbe": {**check, "periodSeconds": 5, "failureThreshold": 24},
+        "livenessProbe": {**check, "periodSeconds": 30, "failureThreshold": 3},
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "securityContext": _container_security(),
+        "volumeMounts": [
+            {"name": "registry", "mountPath": REGISTRY_MOUNT, "readOnly": True},
+            {"name": "data", "mountPath": CONTAINER_DATA_DIR},
+            {"name": "job-spool", "mountPath": JOB_SPOOL_MOUNT},
+        ],
+    }
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": JOBS_WORKER_SERVICE, "labels": labels},
+            "spec": {
+                "replicas": JOBS_WORKER_REPLICAS,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "securityContext": _pod_security(),
+                        # Items running at SIGTERM get 20 s to finish (gateway/jobs/worker.py), then are
+                        # handed to another worker.
+                        "terminationGracePeriodSeconds": 30,
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "registry", "configMap": {"name": REGISTRY_CONFIGMAP}},
+                            {"name": "data", "emptyDir": {}},
+                            {"name": "job-spool", "persistentVolumeClaim": {"claimName": JOB_SPOOL_CLAIM}},
+                        ],
+                    },
+                },
+            },
+        }
+    ]
+
+
+def gateway_jobs_patch() -> dict[str, Any]:
+    """Strategic-merge patch: the gateways only enqueue (jobs_engine: procrastinate) and spool uploads on
+    the shared job-spool volume."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": GATEWAY_SERVICE},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "gateway",
+                            "env": [{"name": "TRIBUNAL_JOBS_ENGINE", "value": "procrastinate"}],
+                            "volumeMounts": [{"name": "job-spool", "mountPath": JOB_SPOOL_MOUNT}],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "job-spool", "persistentVolumeClaim": {"claimName": JOB_SPOOL_CLAIM}}
+                    ],
+                }
+            }
+        },
+    }
 
 
 def gpu_patch(entry: DetectorEntry) -> dict[str, Any]:
@@ -287,5 +389,24 @@ def render_all(root: Path = REPO_ROOT, registry: Registry | None = None) -> dict
         },
         note="An example: several pods of one detector behind its one Service (the gateway's URL does\n"
         "not change). Scale others the same way in an overlay of your own.",
+    )
+
+    jobs = overlays / "jobs"
+    files[jobs / "jobs-worker.yaml"] = _dump(*jobs_worker_manifests())
+    files[jobs / "job-spool.yaml"] = _dump(job_spool_claim())
+    files[jobs / "patches" / "gateway-jobs.yaml"] = _dump(gateway_jobs_patch())
+    files[jobs / "kustomization.yaml"] = _dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            # The base's namespace, so the worker also finds the registry ConfigMap by its hashed name.
+            "namespace": NAMESPACE,
+            "labels": [{"pairs": {"app.kubernetes.io/part-of": "tribunal"}}],
+            "resources": ["../gpu", "job-spool.yaml", "jobs-worker.yaml"],
+            "patches": [{"path": "patches/gateway-jobs.yaml"}],
+        },
+        note="Batch jobs on worker pods (docs/deployment.md): the gateways only enqueue, in the PostgreSQL\n"
+        "database they share, and the jobs-worker pods run the items. Needs a ReadWriteMany storage class\n"
+        "for the job-spool claim. Scale with: kubectl -n tribunal scale deployment/jobs-worker --replicas=N",
     )
     return files

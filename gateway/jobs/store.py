@@ -7,6 +7,10 @@ The exactly-once rule lives here. An item runs as: ``claim`` (queued -> running)
 (running -> done). ``recover`` at start-up resolves each item left running by a killed gateway: if its
 recorded analysis is in the history it is done (its result read back from that row), otherwise it runs
 again. So no item is recorded twice in the history, and none is lost.
+
+With the broker engine several workers share the database, so nothing settles every running item at once:
+a worker that receives an item calls ``take`` while it holds that item's lock (gateway/jobs/worker.py),
+which claims a queued item, or settles one a stopped worker left running by the same rule as ``recover``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from gateway.db.engine import Database
 from gateway.db.models import Analysis, Job, JobItem, utcnow
@@ -206,9 +211,34 @@ class Recovery:
     cancelled: int  # running at the stop in a job cancelled meanwhile, without a history row
 
 
+def _settle(session: Session, item_id: int, analysis_id: str | None, cancelled_at: object) -> str:
+    """Resolve one item a stopped gateway or worker left running: "done" when the history holds its
+    recorded analysis (the result read back from that row), else "cancelled" in a cancelled job, else
+    "queued" (it must run again)."""
+    analysis = session.get(Analysis, analysis_id) if analysis_id else None
+    values: dict[str, Any]
+    if analysis is not None:
+        outcome = "done"
+        values = {
+            "state": "done",
+            "verdict": analysis.verdict,
+            "score_fake": analysis.score_fake,
+            "predicted_source": public_source(analysis.predicted_source),
+            "finished_at": analysis.created_at,
+        }
+    elif cancelled_at is not None:
+        outcome = "cancelled"
+        values = {"state": "cancelled", "analysis_id": None, "finished_at": utcnow()}
+    else:
+        outcome = "queued"
+        values = {"state": "queued", "analysis_id": None, "started_at": None}
+    session.execute(update(JobItem).where(JobItem.id == item_id).values(**values))
+    return outcome
+
+
 def recover(db: Database) -> Recovery:
     """Resolve the items a stopped gateway left running (call before any worker starts)."""
-    finished = requeued = cancelled = 0
+    counts = {"done": 0, "queued": 0, "cancelled": 0}
     with db.session() as session:
         rows = session.execute(
             select(JobItem.id, JobItem.analysis_id, Job.cancelled_at)
@@ -216,22 +246,60 @@ def recover(db: Database) -> Recovery:
             .where(JobItem.state == "running")
         ).all()
         for item_id, analysis_id, cancelled_at in rows:
-            analysis = session.get(Analysis, analysis_id) if analysis_id else None
-            values: dict[str, Any]
-            if analysis is not None:
-                values = {
-                    "state": "done",
-                    "verdict": analysis.verdict,
-                    "score_fake": analysis.score_fake,
-                    "predicted_source": public_source(analysis.predicted_source),
-                    "finished_at": analysis.created_at,
-                }
-                finished += 1
-            elif cancelled_at is not None:
-                values = {"state": "cancelled", "analysis_id": None, "finished_at": utcnow()}
-                cancelled += 1
-            else:
-                values = {"state": "queued", "analysis_id": None, "started_at": None}
-                requeued += 1
-            session.execute(update(JobItem).where(JobItem.id == item_id).values(**values))
-    return Recovery(finished, requeued, cancelled)
+            counts[_settle(session, item_id, analysis_id, cancelled_at)] += 1
+    return Recovery(counts["done"], counts["queued"], counts["cancelled"])
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What ``take`` found: the item to run now (``item``), or why there is nothing to run (``outcome``:
+    ``done``/``failed``/``cancelled`` already final or settled so, ``missing``)."""
+
+    item: ClaimedItem | None
+    outcome: str
+    resumed: bool = False  # a stopped worker had left it running
+
+
+def take(db: Database, item_id: int) -> Taken:
+    """For a worker holding the item's lock (so no live process runs it): claim the item when it is
+    queued; settle it when a stopped worker left it running, claiming it again if it must rerun."""
+    with db.session() as session:
+        row = session.execute(
+            select(
+                JobItem.state,
+                JobItem.analysis_id,
+                JobItem.seq,
+                JobItem.name,
+                JobItem.attempts,
+                JobItem.job_id,
+                Job.user_id,
+                Job.options,
+                Job.cancelled_at,
+            )
+            .join(Job, Job.id == JobItem.job_id)
+            .where(JobItem.id == item_id)
+            .with_for_update(of=JobItem)
+        ).first()
+        if row is None:
+            return Taken(None, "missing")
+        resumed = False
+        state = row.state
+        if state == "running":
+            state = _settle(session, item_id, row.analysis_id, row.cancelled_at)
+            resumed = True
+        if state != "queued":
+            return Taken(None, state, resumed)
+        if row.cancelled_at is not None:  # cancel() marks queued items cancelled; this only closes a race
+            session.execute(
+                update(JobItem).where(JobItem.id == item_id).values(state="cancelled", finished_at=utcnow())
+            )
+            return Taken(None, "cancelled", resumed)
+        session.execute(
+            update(JobItem)
+            .where(JobItem.id == item_id)
+            .values(state="running", attempts=JobItem.attempts + 1, started_at=utcnow(), analysis_id=None)
+        )
+        item = ClaimedItem(
+            item_id, row.job_id, row.seq, row.name, row.user_id, row.options or {}, row.attempts + 1
+        )
+        return Taken(item, "running", resumed)

@@ -24,7 +24,13 @@ def test_the_committed_compose_file_is_valid():
 def test_it_holds_the_gateway_and_every_enabled_detector_of_the_registry():
     document = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     registry = load_registry(REPO_ROOT / "config" / "detectors.yaml")
-    expected = {"gateway", "postgres", *MONITORING, *(e.name.replace("_", "-") for e in registry.enabled())}
+    expected = {
+        "gateway",
+        "postgres",
+        "jobs-worker",
+        *MONITORING,
+        *(e.name.replace("_", "-") for e in registry.enabled()),
+    }
     assert set(document["services"]) == expected
 
 
@@ -34,7 +40,7 @@ def test_gpu_detectors_reserve_a_gpu_and_the_file_stays_valid(tmp_path, mixed_re
     validate(path)
     services = yaml.safe_load(path.read_text())["services"]
     # Not the disabled detector.
-    assert set(services) == {"gateway", "postgres", *MONITORING, "gpu-model", "cpu-video"}
+    assert set(services) == {"gateway", "postgres", "jobs-worker", *MONITORING, "gpu-model", "cpu-video"}
     gpu, cpu = services["gpu-model"], services["cpu-video"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"] == GPU_RESERVATION
     assert gpu["build"]["args"] == {"TORCH_VARIANT": "gpu"}
@@ -96,3 +102,29 @@ def test_the_gateway_reaches_detectors_by_service_name_inside_containers(mixed_r
     # Only the URL differs from the local registry.
     for local, container in zip(mixed_registry.detectors, inside.detectors, strict=True):
         assert local.model_dump(exclude={"url"}) == container.model_dump(exclude={"url"})
+
+
+def test_the_jobs_profile_adds_a_worker_that_shares_the_gateways_engine_setting_and_uploads(mixed_registry):
+    """`docker compose --profile postgres --profile jobs up` runs batch jobs on worker containers; the
+    default stack is unchanged (the worker is in a profile, the gateway's engine defaults to embedded)."""
+    services = compose_document(mixed_registry)["services"]
+    gateway, worker = services["gateway"], services["jobs-worker"]
+    assert worker["profiles"] == ["jobs"] and "profiles" not in gateway
+    assert worker["image"] == gateway["image"] and worker["command"] == [
+        "python",
+        "-m",
+        "gateway.jobs.worker",
+    ]
+    # One variable for both: a worker refuses to start unless it says procrastinate, so it never runs
+    # items beside a gateway that runs them itself.
+    engine = "${TRIBUNAL_JOBS_ENGINE:-embedded}"
+    assert (
+        gateway["environment"]["TRIBUNAL_JOBS_ENGINE"]
+        == worker["environment"]["TRIBUNAL_JOBS_ENGINE"]
+        == engine
+    )
+    assert worker["environment"]["TRIBUNAL_DATABASE_URL"] == gateway["environment"]["TRIBUNAL_DATABASE_URL"]
+    # The uploads wait in the gateway's data volume until a worker runs them.
+    assert "gateway-data:/data" in worker["volumes"] and "gateway-data:/data" in gateway["volumes"]
+    assert worker["networks"] == ["backend"] and "ports" not in worker
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "-m", "gateway.jobs.worker", "--check"]

@@ -7,7 +7,7 @@ from scripts import generated_files, k8s
 from support.repo_tree import REPO_ROOT
 from support.tools import run, tool
 
-KUSTOMIZATIONS = ["base", "overlays/gpu", "overlays/scaled"]
+KUSTOMIZATIONS = ["base", "overlays/gpu", "overlays/scaled", "overlays/jobs"]
 
 
 def build(folder) -> tuple[list[dict], str]:
@@ -94,3 +94,36 @@ def test_the_scaled_overlay_runs_several_replicas_behind_one_service(mixed_tree,
     assert deployments["cpu-video"]["spec"]["replicas"] == 1
     service = by_kind(documents, "Service")["gpu-model"]
     assert service["spec"]["selector"] == deployments["gpu-model"]["spec"]["selector"]["matchLabels"]
+
+
+def test_the_jobs_overlay_runs_workers_on_the_gateways_database_and_shared_spool(mixed_tree, tmp_path):
+    documents, rendered = build(mixed_tree / "overlays/jobs")
+    validate(rendered, tmp_path, "jobs")
+    deployments = by_kind(documents, "Deployment")
+    assert deployments["gpu-model"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {
+        "memory": "4Gi",
+        "nvidia.com/gpu": 1,
+    }  # on top of the gpu overlay
+    gateway = deployments["gateway"]["spec"]["template"]["spec"]
+    worker = deployments["jobs-worker"]["spec"]["template"]["spec"]
+    assert deployments["jobs-worker"]["spec"]["replicas"] == k8s.JOBS_WORKER_REPLICAS >= 2
+    for pod in (gateway, worker):
+        (container,) = pod["containers"]
+        assert {"name": "TRIBUNAL_JOBS_ENGINE", "value": "procrastinate"} in container["env"]
+        assert {"name": "job-spool", "mountPath": "/data/jobs"} in container["volumeMounts"]
+        assert {"name": "job-spool", "persistentVolumeClaim": {"claimName": "job-spool"}} in pod["volumes"]
+        database = next(e for e in container["env"] if e["name"] == "TRIBUNAL_DATABASE_URL")
+        assert database["valueFrom"]["secretKeyRef"] == {"name": "tribunal-gateway", "key": "database-url"}
+    (worker_container,) = worker["containers"]
+    assert worker_container["command"] == ["python", "-m", "gateway.jobs.worker"]
+    assert worker_container["livenessProbe"]["exec"]["command"][-1] == "--check"
+    # The worker reads the same registry ConfigMap as the gateway, by its hashed name.
+    registry = next(v for v in worker["volumes"] if v["name"] == "registry")["configMap"]["name"]
+    assert registry == next(v for v in gateway["volumes"] if v["name"] == "registry")["configMap"]["name"]
+    assert registry.startswith("tribunal-registry-")
+    (claim,) = by_kind(documents, "PersistentVolumeClaim").values()
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert not by_kind(documents, "Service").get("jobs-worker")  # a worker serves nothing
+    # Nothing of it in the base: without the overlay the gateways run jobs themselves.
+    base, _ = build(mixed_tree / "base")
+    assert "jobs-worker" not in by_kind(base, "Deployment") and "TRIBUNAL_JOBS_ENGINE" not in str(base)
