@@ -344,7 +344,9 @@ view of every crop, its centre half resized to the input (close to native scale)
 (0.838 to 0.858 at C=0.0003) but -0.023 on the held-out package images (0.820 to 0.797, one centre
 crop). The centre half of a small crop is up-sampled, so that view can read the crop size, which
 separates the corpus's classes (many of its real sources are small) and is reversed on the package
-images (small AI previews, large photos): not kept.
+images (small AI previews, large photos): not kept. A size-safe variant, a native 256-px centre (Lite0)
+beside the whole crop, did the same (+0.006 out-of-fold, -0.020 on the package images): native-scale
+texture does not carry over to re-compressed images from other sources.
 
 ## Checks
 
