@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from gateway.attribution import DEFAULT_MIN_SHARE
 from gateway.registry import REPO_ROOT
+from gateway.video.settings import ENV_NAMES as VIDEO_ENV_NAMES
+from gateway.video.settings import VideoSettings, values_from_environment
 from tribunal_sdk.media import MediaLimits
 
 ENV_PREFIX = "TRIBUNAL_"
@@ -45,6 +47,9 @@ class GatewaySettings(BaseSettings):
     # Upload caps: a bigger upload or image is refused with 413 before any detector sees it.
     max_upload_mb: float = Field(50.0, gt=0, le=4096)
     max_pixels: int = Field(40_000_000, gt=0)
+    # Videos: their caps and the keyframes the image detectors see, the `video:` section of the file.
+    # Its environment variables keep their flat names (TRIBUNAL_VIDEO_KEYFRAMES; gateway/video/settings.py).
+    video: VideoSettings = Field(default_factory=VideoSettings)
 
     # Fusion. The verdict is "uncertain" when the fused score lies within threshold ± uncertainty_band.
     # Stacking uses the deployed meta-learner for the media type (make retrain) and averages, saying so in
@@ -237,7 +242,12 @@ class GatewaySettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlFileSource(settings_cls, config_file_path()))
+        return (
+            init_settings,
+            env_settings,
+            _VideoEnvSource(settings_cls),
+            _YamlFileSource(settings_cls, config_file_path()),
+        )
 
 
 def config_file_path() -> Path:
@@ -281,6 +291,26 @@ class _YamlFileSource(PydanticBaseSettingsSource):
         return dict(self.data)
 
 
+class _VideoEnvSource(PydanticBaseSettingsSource):
+    """The ``video:`` section's flat environment variables (``TRIBUNAL_VIDEO_KEYFRAMES`` ...), below the
+    other variables and above the file; merged key by key with the section in the file."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = values_from_environment(os.environ)
+        return {"video": values} if values else {}
+
+
+def _environment_variable(loc: tuple[Any, ...]) -> str | None:
+    """The TRIBUNAL_* variable that set the setting at ``loc``, when one did."""
+    names = [ENV_PREFIX + str(loc[0]).upper()] if loc else []
+    if len(loc) > 1 and loc[0] == "video" and loc[1] in VIDEO_ENV_NAMES:
+        names.insert(0, VIDEO_ENV_NAMES[loc[1]])
+    return next((name for name in names if os.environ.get(name) is not None), None)
+
+
 def load_settings(**overrides: Any) -> GatewaySettings:
     """Build the settings, turning a validation failure into a SettingsError naming field and source.
 
@@ -297,8 +327,8 @@ def load_settings(**overrides: Any) -> GatewaySettings:
             top = str(error["loc"][0]) if error["loc"] else ""
             if top in overrides:
                 source = "argument"
-            elif os.environ.get(ENV_PREFIX + top.upper()) is not None:
-                source = f"environment {ENV_PREFIX}{top.upper()}"
+            elif (variable := _environment_variable(error["loc"])) is not None:
+                source = f"environment {variable}"
             elif top in file_keys:
                 source = str(path)
             else:

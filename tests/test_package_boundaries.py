@@ -138,12 +138,13 @@ def test_the_sdk_and_its_fan_out_client_import_neither(forbidden):
 
 
 def test_the_gateway_and_the_meta_learner_share_one_fan_out_client():
-    from gateway import app, detection
+    from gateway import app
+    from gateway.pipeline import selection
     from meta_learner import query
     from tribunal_sdk import client
 
     assert app.FanoutClient is client.FanoutClient is query.FanoutClient
-    assert detection.DetectorOutcome is client.DetectorOutcome is query.DetectorOutcome
+    assert selection.DetectorOutcome is client.DetectorOutcome is query.DetectorOutcome
 
 
 def test_the_import_walker_sees_every_kind_of_import(tmp_path):

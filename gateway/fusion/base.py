@@ -65,6 +65,15 @@ class FusionStrategy(ABC):
     """Turns the usable scores of one request into one verdict. Abstentions never reach a strategy."""
 
     name: str = ""
+    # True when fusing costs real CPU (a model's forward pass): the pipeline then runs it in a worker
+    # thread. The arithmetic strategies run on the event loop; a hop would cost more than they do.
+    blocking: bool = False
+
+    def warm_up(self, ctx: FusionContext) -> None:
+        """Start preparing what fusing under ``ctx`` will need (called once at start-up); never blocks.
+
+        Nothing to prepare for most strategies."""
+        return None
 
     @abstractmethod
     def fuse(self, votes: Sequence[Vote], ctx: FusionContext) -> FusionResult:

@@ -1,10 +1,14 @@
 """Stacked ensemble: the deployed meta-learner for the media type (``make retrain``) fuses the scores.
 
-The artifact named by ``<meta_learner_dir>/<media_type>/deployed.json`` is loaded on first use and
-reloaded when that pointer file changes (its stat is checked at most once a second), so a retrain
-takes effect without a restart. A new version that fails to load, or whose detectors are not the
-registry's, is refused with a logged error while the previous one keeps serving. Without any usable
-artifact this strategy averages instead and says why in ``method``.
+The artifact named by ``<meta_learner_dir>/<media_type>/deployed.json`` is loaded when the gateway starts
+(``StackingStrategy.warm_up``, when stacking is the default method; else on first use) and reloaded when
+that pointer file changes (its stat is checked at most once a second), so a retrain takes effect without
+a restart. Loads run in a background thread and no request waits for a reload: while a new version
+loads, the previous one keeps serving. Only the first load is waited for, by the requests that need it
+before it is done (in their worker thread: stacking never runs on the event loop). A new version that
+fails to load, or whose detectors are not the registry's, is refused with a logged error while the
+previous one keeps serving. Without any usable artifact this strategy averages instead and says why in
+``method``.
 
 A detector that abstained, failed or was not asked is a missing feature (value + indicator), which
 the model was trained to handle by random detector dropout. A detector answering with another version
@@ -35,9 +39,12 @@ from meta_learner import paths
 from meta_learner.artifacts import (
     ArtifactError,
     LoadedArtifact,
+    check_detectors,
     deployed_version,
+    list_versions,
     load_artifact,
     pointer_path,
+    read_manifest,
 )
 from meta_learner.features import DetectorAnswer
 
@@ -45,6 +52,7 @@ log = logging.getLogger("gateway.fusion.stacking")
 
 # How often a request may stat the pointer file: cheap enough per request, quick enough for a redeploy.
 CHECK_INTERVAL_S = 1.0
+_NEVER_SEEN = object()  # a pointer stamp no stat gives, so the first check always loads
 
 
 class StackingUnavailable(Exception):
@@ -82,8 +90,17 @@ class DeployedMetaLearner:
         )
 
 
+def _in_a_thread(job: Callable[[], None]) -> None:
+    threading.Thread(target=job, name="meta-learner-load", daemon=True).start()
+
+
 class ArtifactWatcher:
-    """The deployed artifact of one media type under one directory, reloaded when its pointer changes."""
+    """The deployed artifact of one media type under one directory, reloaded when its pointer changes.
+
+    Loads run in the background (``run_load``, a thread by default): ``current()`` keeps answering with
+    the artifact already loaded while a newer one loads, and only the very first load (``preload`` starts
+    it early) is ever waited for.
+    """
 
     def __init__(
         self,
@@ -92,33 +109,50 @@ class ArtifactWatcher:
         registered: Sequence[str],
         clock: Callable[[], float] = time.monotonic,
         check_interval_s: float = CHECK_INTERVAL_S,
+        run_load: Callable[[Callable[[], None]], None] = _in_a_thread,
     ):
         self.root = root
         self.media_type = media_type
         self.registered = tuple(registered)
         self._clock = clock
         self._interval = check_interval_s
-        self._lock = threading.Lock()
+        self._run_load = run_load
+        self._lock = threading.Lock()  # guards the bookkeeping below; never held while loading
         self._checked_at: float | None = None
-        self._stamp: tuple[int, int, int] | None = None
-        self._loaded: LoadedArtifact | None = None
-        self._problem: str | None = None  # why the pointed-at version is not the one serving
+        self._stamp: object = _NEVER_SEEN
+        self._loading = False
+        self._first_load = threading.Event()
+        # What serves, replaced as one tuple: the artifact, and why the pointed-at version is not it.
+        self._serving: tuple[LoadedArtifact | None, str | None] = (None, None)
+
+    def preload(self) -> None:
+        """Start loading the deployed artifact, unless that was already started; returns at once."""
+        self._check_pointer()
 
     def current(self) -> DeployedMetaLearner | None:
         """The meta-learner to use; None when nothing is deployed; StackingUnavailable when refused."""
+        self._check_pointer()
+        self._first_load.wait()
+        loaded, problem = self._serving
+        if loaded is not None:
+            return DeployedMetaLearner(loaded, [problem] if problem else [])
+        if problem is not None:
+            raise StackingUnavailable(problem)
+        return None
+
+    def _check_pointer(self) -> None:
+        """Start a load when the pointer changed (its stat is read at most once per interval)."""
         with self._lock:
             now = self._clock()
-            if self._checked_at is None or now - self._checked_at >= self._interval:
-                self._checked_at = now
-                stamp = self._pointer_stamp()
-                if stamp != self._stamp:
-                    self._stamp = stamp
-                    self._reload()
-            if self._loaded is not None:
-                return DeployedMetaLearner(self._loaded, [self._problem] if self._problem else [])
-            if self._problem is not None:
-                raise StackingUnavailable(self._problem)
-            return None
+            if self._loading or (self._checked_at is not None and now - self._checked_at < self._interval):
+                return
+            self._checked_at = now
+            stamp = self._pointer_stamp()
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            self._loading = True
+        self._run_load(self._load)
 
     def _pointer_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -127,36 +161,44 @@ class ArtifactWatcher:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
-    def _reload(self) -> None:
+    def _load(self) -> None:
+        try:
+            self._serving = self._next_serving()
+        finally:
+            with self._lock:
+                self._loading = False
+            self._first_load.set()
+
+    def _next_serving(self) -> tuple[LoadedArtifact | None, str | None]:
         media = self.media_type
+        loaded, _ = self._serving
         try:
             version = deployed_version(self.root, media)
             if version is None:
-                if self._loaded is not None:
+                if loaded is not None:
                     log.warning(
                         "meta-learner pointer for %s removed: stacking falls back to averaging", media
                     )
-                self._loaded, self._problem = None, None
-                return
-            if self._loaded is not None and self._loaded.version == version:
-                self._problem = None
-                return
+                return None, None
+            if loaded is not None and loaded.version == version:
+                return loaded, None
+            if self.registered and version in list_versions(self.root, media):
+                # A model the registry cannot use is refused before its load (seconds, and memory).
+                check_detectors(read_manifest(self.root / media / version), self.registered)
             artifact = load_artifact(self.root, media, version)
-            if self.registered:
-                artifact.check_detectors(self.registered)
-        except ArtifactError as exc:
-            if self._loaded is not None:
-                self._problem = (
-                    f"the newly deployed meta-learner for {media} was refused ({exc}); still serving "
-                    f"{media}/{self._loaded.version}"
+        except Exception as exc:  # in the background: whatever went wrong, the previous artifact serves
+            why = str(exc) if isinstance(exc, ArtifactError) else f"{type(exc).__name__}: {exc}"
+            if loaded is not None:
+                problem = (
+                    f"the newly deployed meta-learner for {media} was refused ({why}); still serving "
+                    f"{media}/{loaded.version}"
                 )
             else:
-                self._problem = f"deployed meta-learner for {media} refused: {exc}"
-            log.error("%s", self._problem)
-            return
-        previous = self._loaded.version if self._loaded else None
-        self._loaded, self._problem = artifact, None
-        log.info("meta-learner %s/%s loaded (was %s)", media, version, previous or "none")
+                problem = f"deployed meta-learner for {media} refused: {why}"
+            log.error("%s", problem, exc_info=not isinstance(exc, ArtifactError))
+            return loaded, problem
+        log.info("meta-learner %s/%s loaded (was %s)", media, version, loaded.version if loaded else "none")
+        return artifact, None
 
 
 _WATCHERS: dict[tuple[Path, str, tuple[str, ...]], ArtifactWatcher] = {}
@@ -172,18 +214,28 @@ def watcher_for(root: Path, media_type: str, registered: Sequence[str]) -> Artif
         return _WATCHERS[key]
 
 
+def _deployed_watcher(ctx: FusionContext) -> ArtifactWatcher:
+    root = ctx.meta_learner_dir or paths.ARTIFACTS_DIR
+    return watcher_for(root, ctx.media_type, ctx.registered)
+
+
 def deployed_meta_learner(ctx: FusionContext) -> MetaLearner | None:
     """The default provider: the artifact deployed under ``ctx.meta_learner_dir`` (or the repository's)."""
-    root = ctx.meta_learner_dir or paths.ARTIFACTS_DIR
-    return watcher_for(root, ctx.media_type, ctx.registered).current()
+    return _deployed_watcher(ctx).current()
 
 
 @register_strategy("stacking")
 class StackingStrategy(FusionStrategy):
     """Use the deployed meta-learner for the media type; fall back to weighted averaging without one."""
 
+    blocking = True  # a forward pass of the meta-learner: milliseconds of CPU
+
     def __init__(self, provider: Callable[[FusionContext], MetaLearner | None] = deployed_meta_learner):
         self.provider = provider
+
+    def warm_up(self, ctx: FusionContext) -> None:
+        if self.provider is deployed_meta_learner:
+            _deployed_watcher(ctx).preload()
 
     def _learner(self, ctx: FusionContext) -> tuple[MetaLearner | None, str]:
         try:

@@ -1,5 +1,7 @@
-"""The gateway's video path: caps, keyframes for the image detectors, and the video part of the answer.
+"""What the gateway needs to judge a video: its settings and caps, keyframes, evidence and fusion rule.
 
-``DetectionService.detect`` hands a sniffed video to ``VideoDetection.detect`` (service.py). The rule
-for combining video-detector and keyframe evidence is in fusion.py.
+The video plan of the detection pipeline (gateway/pipeline/video.py) uses them: settings.py (the
+``video:`` section of the gateway settings), inspect.py (container header, caps, keyframes from a
+temporary file), keyframes.py, fusion.py (how video-detector and keyframe evidence combine) and
+schemas.py (``DetectionAnswer.video``).
 """

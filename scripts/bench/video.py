@@ -85,15 +85,15 @@ def _detector_worker(clip: str, mode: str, queue) -> None:
 
 
 def _keyframe_worker(clip: str, queue) -> None:
-    from gateway.video.service import inspect_video
-    from gateway.video.settings import VideoSettings
+    from gateway.settings import load_settings
+    from gateway.video.inspect import inspect_video
 
     baseline = _peak_mb()
-    settings = VideoSettings()
+    settings = load_settings().video
     times = []
     for _ in range(REPEATS):
         started = time.perf_counter()
-        _, keyframes = inspect_video(Path(clip), settings, settings.video_keyframes)
+        _, keyframes = inspect_video(Path(clip), settings, settings.keyframes)
         times.append(time.perf_counter() - started)
     queue.put({"times": times, "baseline_mb": baseline, "peak_mb": _peak_mb(), "keyframes": len(keyframes)})
 

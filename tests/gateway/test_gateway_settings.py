@@ -120,3 +120,31 @@ def test_the_attribution_floor_takes_any_share_from_0_to_1(monkeypatch):
         SettingsError, match="environment TRIBUNAL_ATTRIBUTION_MIN_SHARE: attribution_min_share"
     ):
         load_settings()
+
+
+def test_the_video_section_is_set_in_the_file_and_its_flat_variables_still_win(monkeypatch, tmp_path):
+    defaults = load_settings().video
+    assert (defaults.max_duration_s, defaults.keyframes) == (600.0, 6)
+    use_file(monkeypatch, tmp_path, "video:\n  max_duration_s: 120\n  keyframes: 3\n")
+    video = load_settings().video
+    assert (video.max_duration_s, video.keyframes, video.max_frames) == (120.0, 3, defaults.max_frames)
+    # The variables the video settings always had override one key each; the rest still come from the file.
+    monkeypatch.setenv("TRIBUNAL_VIDEO_KEYFRAMES", "0")
+    monkeypatch.setenv("TRIBUNAL_MAX_VIDEO_FRAME_PIXELS", "1000")
+    video = load_settings().video
+    assert (video.max_duration_s, video.keyframes, video.max_frame_pixels) == (120.0, 0, 1000)
+    assert video.limits().max_frame_pixels == 1000
+    assert load_settings(video={"keyframes": 2}).video.keyframes == 2
+
+
+def test_a_bad_video_setting_names_the_key_and_its_source(monkeypatch, tmp_path):
+    path = use_file(monkeypatch, tmp_path, "video:\n  keyframe: 3\n")
+    with pytest.raises(SettingsError, match=f"{path}: video.keyframe: unknown setting"):
+        load_settings()
+    use_file(monkeypatch, tmp_path, "video:\n  keyframes: 3\n")
+    monkeypatch.setenv("TRIBUNAL_MAX_VIDEO_DURATION_S", "-5")
+    with pytest.raises(
+        SettingsError,
+        match=r"environment TRIBUNAL_MAX_VIDEO_DURATION_S: video\.max_duration_s: Input should be greater",
+    ):
+        load_settings()

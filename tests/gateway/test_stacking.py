@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 import yaml
 
-from gateway.fusion import FusionContext, Vote
+from gateway.fusion import FusionContext, Vote, stacking
 from gateway.fusion.stacking import ArtifactWatcher, StackingStrategy, StackingUnavailable
 from gateway.settings import DEFAULT_CONFIG_FILE, GatewaySettings
 from meta_learner import artifacts
@@ -38,7 +39,9 @@ def ctx(tmp_path, **kw) -> FusionContext:
 
 def test_hot_reload_picks_up_a_new_version_and_keeps_serving_the_old_one_when_the_new_one_is_broken(tmp_path):
     clock = Clock()
-    watcher = ArtifactWatcher(tmp_path, "image", DETECTORS, clock=clock)
+    # Loads run where they are started, so each check's outcome is visible at once (the gateway's run in
+    # a thread: test_a_reload_never_makes_a_request_wait below).
+    watcher = ArtifactWatcher(tmp_path, "image", DETECTORS, clock=clock, run_load=lambda load: load())
     assert watcher.current() is None  # nothing deployed yet
 
     save_fitted_artifact(tmp_path, "v1")
@@ -228,3 +231,106 @@ async def test_loading_the_meta_learner_never_blocks_other_requests(
     assert health.status_code == 200
     assert waited < 0.5, f"/health waited {waited:.2f} s behind a meta-learner load"
     assert answer.status_code == 200 and answer.json()["method"].startswith("average (stacking unavailable")
+
+
+# Loads off the request path ------------------------------------------------------------------------
+
+
+def slow_loads(monkeypatch, release: threading.Event) -> list[str]:
+    """Every artifact load from now on waits for ``release``; returns the versions whose load began."""
+    began: list[str] = []
+    load = stacking.load_artifact
+
+    def slow(root, media_type, version):
+        began.append(version)
+        release.wait(10)
+        return load(root, media_type, version)
+
+    monkeypatch.setattr(stacking, "load_artifact", slow)
+    return began
+
+
+def wait_for(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_reload_never_makes_a_request_wait(tmp_path, monkeypatch):
+    save_fitted_artifact(tmp_path, "v1")
+    clock = Clock()
+    watcher = ArtifactWatcher(tmp_path, "image", DETECTORS, clock=clock)
+    watcher.preload()
+    assert watcher.current().version == "v1"  # the first load is the only one ever waited for
+
+    release = threading.Event()
+    began = slow_loads(monkeypatch, release)
+    save_fitted_artifact(tmp_path, "v2")
+    clock.now += 1.1
+    started = time.perf_counter()
+    assert watcher.current().version == "v1"  # starts loading v2, and answers with v1 meanwhile
+    wait_for(lambda: began == ["v2"])
+    assert watcher.current().version == "v1"
+    assert time.perf_counter() - started < 1.0
+    release.set()
+    wait_for(lambda: watcher.current().version == "v2")
+    assert began == ["v2"]  # checks during the load did not start another one
+
+
+async def test_the_meta_learner_loads_at_start_up_and_a_slow_reload_blocks_no_request(
+    fakes, gateway_client, gw, png, tmp_path, monkeypatch
+):
+    import asyncio
+
+    save_fitted_artifact(tmp_path, "v1")
+    release = threading.Event()
+    release.set()  # v1 loads at full speed
+    began = slow_loads(monkeypatch, release)
+    for name in DETECTORS:
+        fakes.set(name, fakes.ok(0.9))
+    stack = {"ensemble_method": "stacking"}
+    registry = gw.registry(*DETECTORS)
+    async with gateway_client(registry, meta_learner_dir=tmp_path, default_method="stacking") as client:
+        await asyncio.to_thread(wait_for, lambda: began == ["v1"])  # before any request: at start-up
+        body = (await client.post("/detect", files=upload(png), data=stack)).json()
+        assert body["method"] == "stacking (image/v1)"
+
+        release.clear()  # v2's load takes until the end of the test
+        save_fitted_artifact(tmp_path, "v2")
+        await asyncio.sleep(1.1)  # the pointer is checked at most once a second
+        started = time.perf_counter()
+        first, second, health = await asyncio.gather(
+            client.post("/detect", files=upload(png), data=stack),
+            client.post("/detect", files=upload(png), data=stack),
+            client.get("/health"),
+        )
+        waited = time.perf_counter() - started
+        await asyncio.to_thread(wait_for, lambda: began == ["v1", "v2"])  # the first request began v2's load
+        assert health.status_code == 200
+        assert [first.json()["method"], second.json()["method"]] == ["stacking (image/v1)"] * 2
+        assert waited < 2.0, f"requests waited {waited:.2f} s behind a meta-learner load"
+
+        release.set()
+        deadline = time.monotonic() + 10
+        while body["method"] != "stacking (image/v2)" and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            body = (await client.post("/detect", files=upload(png), data=stack)).json()
+        assert body["method"] == "stacking (image/v2)"
+
+
+async def test_a_gateway_that_averages_by_default_loads_the_meta_learner_on_first_use(
+    fakes, gateway_client, gw, png, tmp_path, monkeypatch
+):
+    """Its libraries cost 70-580 MB: a gateway that averages by default loads them only when asked."""
+    save_fitted_artifact(tmp_path, "v1")
+    release = threading.Event()
+    release.set()
+    began = slow_loads(monkeypatch, release)
+    for name in DETECTORS:
+        fakes.set(name, fakes.ok(0.9))
+    async with gateway_client(gw.registry(*DETECTORS), meta_learner_dir=tmp_path) as client:
+        assert (await client.post("/detect", files=upload(png))).json()["method"] == "average"
+        assert began == []
+        body = (await client.post("/detect", files=upload(png), data={"ensemble_method": "stacking"})).json()
+        assert body["method"] == "stacking (image/v1)" and began == ["v1"]
