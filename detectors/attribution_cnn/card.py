@@ -223,10 +223,14 @@ def render_card(
         "temperature. The final head was refitted on every image. Class weighting `balanced` gives every "
         "class the same total weight (so `real` gets 1/8); `real_half` gives `real` half and lets the "
         "generator classes share the other half.",
-        "Backbone: EfficientNet-Lite2 (260 px) scored about +0.009 out-of-fold over Lite0 in every setting "
-        "(best 0.862, top-1 among AI 0.319) but made 5 crops take ~1.3 s instead of ~0.9 s on one core, past "
-        "the `/detect` budget, and clip_universal already reads Lite2; the default is Lite0 "
-        "(`--variants lite0,lite2` repeats the comparison).",
+        "Backbone: EfficientNet-Lite1 (240 px). With the real_half head at C = 0.001, out-of-fold ROC-AUC "
+        "of 1 - P(real) was 0.855 for Lite1 against 0.842 for Lite0 (top-1 among AI 0.318 and 0.327), and "
+        "trained on the whole corpus it scored 0.848 against 0.828 on the 252 held-out package images "
+        "(`make package-corpus`; 13 sources no default weights see). Lite2 (260 px) scored about +0.009 over "
+        "Lite0 too but costs 1.7x Lite0 per crop, where Lite1 costs about the same (5 crops on one core, "
+        "best of 4: Lite0 0.24 s, Lite1 0.25 s, Lite2 0.39 s); and clip_universal reads Lite0 + "
+        "Lite2: with Lite1 the attribution detector also brings a backbone of its own to the ensemble "
+        "(`--variants lite0,lite1,lite2` repeats the comparison).",
         candidates_markdown(candidates, chosen["name"]),
         "Calibration: one temperature, fitted on the chosen candidate's out-of-fold logits to the log-loss "
         f"of P(fake) = 1 - P(real) (T = {temperature:.3f}). The usual 8-class temperature "

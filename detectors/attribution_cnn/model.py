@@ -29,6 +29,7 @@ from detectors.common.efficientnet_lite import VARIANTS, build_efficientnet_lite
 # Output channels of each EfficientNet-Lite block stage, per variant, and of the head (1280 for all).
 VARIANT_STAGE_CHANNELS = {
     "lite0": (16, 24, 40, 80, 112, 192, 320),
+    "lite1": (16, 24, 40, 80, 112, 192, 320),  # deeper than Lite0 (depth x1.1), same widths
     "lite2": (16, 24, 48, 88, 120, 208, 352),
 }
 STAGE_CHANNELS = VARIANT_STAGE_CHANNELS["lite0"]

@@ -16,7 +16,7 @@ from PIL import Image
 from detectors.common.efficientnet_lite import MEAN, STD
 from detectors.common.views import Box, model_view, whole_crop
 
-# Lite0's input; a Lite2 model uses its own (260), read from the weights' config.
+# Lite0's input; a Lite1 or Lite2 model uses its own (240, 260), read from the weights' config.
 INPUT_SIZE = 224
 
 

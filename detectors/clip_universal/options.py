@@ -48,7 +48,7 @@ class ClipOptions(BaseModel):
 class DefaultOptions(BaseModel):
     """The out-of-the-box mode: EfficientNet-Lite multi-stage features and a head trained here."""
 
-    backbones: list[Literal["lite0", "lite2"]] = Field(
+    backbones: list[Literal["lite0", "lite1", "lite2"]] = Field(
         default_factory=lambda: ["lite0", "lite2"], min_length=1
     )
     head: str = "probe_efficientnet_lite0_lite2.pth"

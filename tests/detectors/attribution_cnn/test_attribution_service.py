@@ -2,6 +2,7 @@
 
 import base64
 import io
+import re
 import time
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from detectors.attribution_cnn.detector import WEIGHTS_FILE, AttributionCnnDetector
+from detectors.common.efficientnet_lite import VARIANTS
 from support.media import encode, noisy_image
 from support.weights import require_trained_weights
 from tribunal_sdk import DetectorSpec, create_app
@@ -38,9 +40,9 @@ def test_committed_weights_load_and_info_names_the_backbone(client):
     assert info["task"] == "attribution" and info["classes"][0] == "real"
     assert len(info["classes"]) >= 3
     assert info["weights"][0]["file"] == WEIGHTS_FILE and len(info["weights"][0]["sha256"]) == 64
-    variant = "lite2" if "efficientnet_lite2" in info["backbone"] else "lite0"
-    assert f"efficientnet_{variant}" in info["backbone"]
-    size = {"lite0": 224, "lite2": 260}[variant]
+    found = re.search(r"efficientnet_(lite[0-9])", info["backbone"])
+    assert found and found.group(1) in VARIANTS, info["backbone"]
+    size = VARIANTS[found.group(1)].input_size
     assert info["view"]["crop_size"] == 512 and info["view"]["input_size"] == info["input_size"] == size
     assert info["view"]["crops"] == 5
     # Public family names only: nothing simulated reaches a user.
