@@ -1,10 +1,14 @@
 """The image plan: the file itself to every enabled image detector, one strategy over their scores.
 
-The gateway never holds an image's pixels: ``check_upload`` read its type, size and pixel count from the
-headers, and ``fingerprint`` checks that it decodes in bounded memory (``tribunal_sdk.media.verify_image``)
-without keeping the pixels. Each image detector does decode it, at full resolution, so the whole
-detection holds that decoded size of the gateway's memory budget (``TRIBUNAL_MEMORY_BUDGET_MB``): a burst
-of huge images queues here briefly or is refused with 503 + Retry-After, once for the whole stack.
+The gateway never decodes an image: ``check_upload`` read its type, size and pixel count from the
+headers, and ``fingerprint`` checks from its structure that the file is whole (``tribunal_sdk.media.
+check_whole``: a PNG's image data chunks, a JPEG's end-of-image marker; a file that settles nothing this
+way is checked to decode in bounded memory, as ``verify_image`` does). Each image detector decodes it once,
+at full resolution: the one decode per process. An image that is whole yet will not decode is refused by
+every detector with a 400, and so is the request (``gather``), as when the gateway checked it itself.
+That decoded size is held in the gateway's memory budget (``TRIBUNAL_MEMORY_BUDGET_MB``) for the whole
+detection: a burst of huge images queues here briefly or is refused with 503 + Retry-After, once for the
+whole stack.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from gateway.errors import UndecodableMedia
 from gateway.pipeline.fusing import Fusion
 from gateway.pipeline.plan import Asked, Fused, Gathered, MediaPlan
 from gateway.pipeline.upload import Upload
 from gateway.registry import DetectorEntry, Registry
-from tribunal_sdk.client import FanoutClient
-from tribunal_sdk.media import MediaLimits, sha256_hex, verify_image
+from tribunal_sdk.client import DetectorOutcome, FanoutClient
+from tribunal_sdk.media import MediaLimits, check_whole, sha256_hex
 from tribunal_sdk.memory import MemoryBudget, release_after
 
 
@@ -54,17 +59,29 @@ class ImagePlan(MediaPlan[Gathered]):
             await release_after(self.memory, weight)
 
     def fingerprint(self, upload: Upload) -> str:
-        """400 unless the image decodes, checked without holding its pixels; then its sha256."""
-        verify_image(upload.data, self.limits)
+        """400 unless the image is whole, told without decoding it where its structure shows; its sha256."""
+        assert upload.header is not None
+        check_whole(upload.data, upload.header, self.limits)
         return sha256_hex(upload.data)
 
     async def gather(self, upload: Upload, asked: Asked, explain: bool, request_id: str | None) -> Gathered:
         outcomes = await self.fanout.predict_all(
             upload.data, "image", asked["image"], explain=explain, request_id=request_id
         )
+        _refuse_undecodable(outcomes)
         return Gathered(outcomes, [])
 
     async def fuse(self, gathered: Gathered, fusion: Fusion) -> Fused:
         ctx = fusion.context("image", gathered.outcomes)
         result = await fusion.call(fusion.strategy.run, fusion.votes(gathered.outcomes), ctx)
         return Fused(result, list(result.warnings))
+
+
+def _refuse_undecodable(outcomes: list[DetectorOutcome]) -> None:
+    """400 when no detector answered and one refused the image as undecodable: the decoders are the
+    detectors, so their 400 is the request's (as when ``verify_image`` ran here before any was asked)."""
+    if any(o.answered for o in outcomes):
+        return
+    refusal = next((o for o in outcomes if o.http_status == 400), None)
+    if refusal is not None:
+        raise UndecodableMedia(f"{refusal.name} could not decode the image ({refusal.error})")

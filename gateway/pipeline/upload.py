@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass
 
 from gateway.errors import MalformedRequest
-from tribunal_sdk.media import ImageHeader, MediaLimits, Sniffed, probe_image, sniff
+from tribunal_sdk.media import ImageHeader, MediaLimits, Sniffed, read_header, sniff
 
 
 @dataclass(frozen=True)
@@ -37,4 +37,4 @@ async def check_upload(data: bytes, claimed: str | None, limits: MediaLimits) ->
         )
     if sniffed.media_type != "image":
         return Upload(data, sniffed, None)
-    return Upload(data, sniffed, await asyncio.to_thread(probe_image, data, limits))
+    return Upload(data, sniffed, await asyncio.to_thread(read_header, data, sniffed, limits))

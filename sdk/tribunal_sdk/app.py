@@ -25,9 +25,10 @@ from tribunal_sdk.logs import RequestLogMiddleware
 from tribunal_sdk.media import (
     ImageHeader,
     ImageInput,
+    Sniffed,
     VideoInput,
     decode_image,
-    probe_image,
+    read_header,
     sha256_hex,
     sniff,
     verify_image,
@@ -126,9 +127,12 @@ class DetectorService:
             info.update(self.detector.runtime_info())
         return info
 
-    async def admit(self, data: bytes) -> tuple[ImageHeader | None, int]:
+    async def admit(self, data: bytes) -> tuple[Sniffed, ImageHeader | None, int]:
         """Cheap checks before any decoding (byte cap, type, pixel cap from the headers) and the bytes the
-        request will hold once decoded: its weight in the memory budget. None for a video."""
+        request will hold once decoded: its weight in the memory budget. No header for a video.
+
+        What the checks find travels on to ``decode`` (or the video's spool), so nothing sniffs or reads
+        the headers twice."""
         self.limits.check_size(len(data))
         sniffed = sniff(data)
         if sniffed.media_type not in self.detector.spec.media_types:
@@ -137,18 +141,20 @@ class DetectorService:
                 f"not {sniffed.media_type} ({sniffed.format})"
             )
         if sniffed.media_type != "image":
-            return None, 0  # spooled to a file; the video decoder streams frames from it
-        header = await asyncio.to_thread(probe_image, data, self.limits)
+            return sniffed, None, 0  # spooled to a file; the video decoder streams frames from it
+        header = await asyncio.to_thread(read_header, data, sniffed, self.limits)
         pixels = header.decoded_bytes if self.reads_pixels else header.check_bytes
-        return header, pixels + len(data)
+        return sniffed, header, pixels + len(data)
 
     async def decode(self, data: bytes, header: ImageHeader) -> ImageInput:
-        """The input for predict_batch, from an image ``admit`` let in: pixels decoded at native resolution
-        (the detectors analyse native-pixel crops), or, for a detector that reads no pixels, the upload
-        checked to decode without holding them."""
+        """The input for predict_batch, from an image ``admit`` let in: pixels decoded once, at native
+        resolution (the detectors analyse native-pixel crops), or, for a detector that reads no pixels, the
+        upload checked to decode without holding them. Either way the bytes are hashed here, once: nothing
+        tells the gateway from any other caller of /predict, so no caller's word for the sha256 is taken
+        (hashing costs ~1 ms per MB, a few percent of the decode)."""
         if self.reads_pixels:
-            return await asyncio.to_thread(decode_image, data, self.limits)
-        await asyncio.to_thread(verify_image, data, self.limits)
+            return await asyncio.to_thread(decode_image, data, self.limits, header)
+        await asyncio.to_thread(verify_image, data, self.limits, header)
         return ImageInput(image=None, raw=data, format=header.format, sha256=sha256_hex(data), header=header)
 
     async def explain(self, item: ImageInput | VideoInput, prediction: Prediction) -> str | None:
@@ -161,7 +167,8 @@ class DetectorService:
 
 
 def _spool_video(data: bytes, fmt: str) -> VideoInput:
-    # Video decoders read from a path and stream frames; the file is removed after the answer.
+    # Video decoders read from a path and stream frames; the file is removed after the answer. The one
+    # copy of the upload on disk in this process (the gateway has its own, for the keyframes).
     with tempfile.NamedTemporaryFile(prefix="tribunal-", suffix=f".{fmt}", delete=False) as handle:
         handle.write(data)
     return VideoInput(path=Path(handle.name), format=fmt, n_bytes=len(data), sha256=sha256_hex(data))
@@ -240,9 +247,9 @@ def create_app(detector: Detector, settings: ServiceSettings | None = None) -> F
             explain = (
                 request.query_params.get("explain", upload.fields.get("explain", "false")).lower() in _TRUE
             )
-            header, weight = await service.admit(upload.data)
+            sniffed, header, weight = await service.admit(upload.data)
             if header is None:
-                spooled = await asyncio.to_thread(_spool_video, upload.data, sniff(upload.data).format)
+                spooled = await asyncio.to_thread(_spool_video, upload.data, sniffed.format)
                 body = await _answer(upload, spooled, explain, started)
             else:
                 # The decoded image lives only inside the hold: queued behind, or refused by, the budget.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -237,7 +238,11 @@ def probe_image(data: bytes, limits: MediaLimits | None = None) -> ImageHeader:
     """Size cap, sniff (allow-list), header-only open and pixel cap: what an image is, no pixels decoded."""
     limits = limits or MediaLimits()
     limits.check_size(len(data))
-    sniffed = sniff(data)
+    return read_header(data, sniff(data), limits)
+
+
+def read_header(data: bytes, sniffed: Sniffed, limits: MediaLimits) -> ImageHeader:
+    """``probe_image`` for bytes whose size was checked and whose container was sniffed already."""
     if sniffed.media_type != "image":
         raise UnsupportedMediaType(f"expected an image, got a {sniffed.format} video")
     with _decoding(sniffed.format), Image.open(io.BytesIO(data)) as img:
@@ -252,15 +257,17 @@ def probe_image(data: bytes, limits: MediaLimits | None = None) -> ImageHeader:
         return ImageHeader(sniffed.format, width, height, img.mode, orientation)
 
 
-def verify_image(data: bytes, limits: MediaLimits | None = None) -> ImageHeader:
+def verify_image(
+    data: bytes, limits: MediaLimits | None = None, header: ImageHeader | None = None
+) -> ImageHeader:
     """Check that an image decodes, holding only ``ImageHeader.check_bytes``, and return its header.
 
-    For callers that need no pixels (the gateway, metadata readers): a PNG's data stream is inflated
-    piece by piece (``png_stream``), a JPEG is decoded at 1/8 scale (libjpeg reads every coefficient,
-    so truncation and corruption still show, but the output is 1/64 of the pixels); other formats are
-    decoded whole and dropped.
+    For callers that need no pixels (metadata readers): a PNG's data stream is inflated piece by piece
+    (``png_stream``), a JPEG is decoded at 1/8 scale (libjpeg reads every coefficient, so truncation and
+    corruption still show, but the output is 1/64 of the pixels); other formats are decoded whole and
+    dropped. ``header``: what ``probe_image`` said about these bytes, when the caller has it already.
     """
-    header = probe_image(data, limits)
+    header = header or probe_image(data, limits)
     with _decoding(header.format):
         if header.format == "png":
             try:
@@ -275,11 +282,72 @@ def verify_image(data: bytes, limits: MediaLimits | None = None) -> ImageHeader:
     return header
 
 
-def decode_image(data: bytes, limits: MediaLimits | None = None) -> ImageInput:
+# ---- whole files, seen from their structure ----------------------------------------------------------
+
+_PNG_DATA_CHUNKS = (b"IDAT", b"fdAT", b"DDAT")  # the image data run, as png_stream and Pillow read it
+_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # markers without a length (TEM, RST0-7)
+
+
+def _png_data_is_whole(data: bytes) -> bool:
+    """Every chunk of the image data run is complete and another chunk follows it (IEND, usually)."""
+    pos, in_data = 8, False
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind not in _PNG_DATA_CHUNKS and in_data:
+            return True
+        if pos + 12 + length > len(data):
+            return False
+        in_data = in_data or kind in _PNG_DATA_CHUNKS
+        pos += 12 + length
+    return False
+
+
+def _jpeg_scan_is_whole(data: bytes) -> bool:
+    """The segments up to the first scan are complete and an end-of-image marker follows the scan data
+    (entropy-coded data never holds one: a 0xFF byte in it is stuffed or starts a restart marker)."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            pos += 2
+            continue
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:  # start of scan
+            return data.rfind(b"\xff\xd9", end) != -1  # from the end: where the marker sits
+        pos = end
+    return False
+
+
+def check_whole(data: bytes, header: ImageHeader, limits: MediaLimits | None = None) -> None:
+    """400 unless the image decodes, told from its structure where that is enough, without decoding.
+
+    For a caller that forwards the bytes to decoders and needs no pixels itself (the gateway). A PNG
+    whose image data chunks are all there, and a JPEG whose scan ends in its end-of-image marker, pass
+    without a pixel decoded: a truncated file fails these, and the few files that are whole yet corrupt
+    inside are refused by the decoders downstream. Anything else (a file these do not settle, other
+    formats) goes through ``verify_image``.
+    """
+    if header.format == "png" and _png_data_is_whole(data):
+        return
+    if header.format == "jpeg" and _jpeg_scan_is_whole(data):
+        return
+    verify_image(data, limits, header)
+
+
+def decode_image(
+    data: bytes, limits: MediaLimits | None = None, header: ImageHeader | None = None
+) -> ImageInput:
     """Decode image bytes safely into RGB with EXIF orientation applied.
 
     Order matters: size cap, sniff (allow-list), header-only open to read the dimensions, pixel cap,
-    then the full decode. Pillow's own bomb check is turned into an error, not a warning.
+    then the full decode. Pillow's own bomb check is turned into an error, not a warning. ``header``:
+    what ``probe_image`` said about these bytes, when the caller has it already (the checks up to the
+    pixel cap are then not repeated).
 
     Memory: at most one full-resolution buffer survives, and a second exists only while an EXIF
     rotation or a conversion to RGB runs. An RGBA PNG is decoded straight to RGB (alpha dropped by the
@@ -287,7 +355,7 @@ def decode_image(data: bytes, limits: MediaLimits | None = None) -> ImageInput:
     and a rotation runs before the conversion, in the smaller mode. Pixels are kept at native resolution:
     the image detectors analyse crops of native pixels (detectors/common/views.py).
     """
-    header = probe_image(data, limits)
+    header = header or probe_image(data, limits)
     with _decoding(header.format):
         img = Image.open(io.BytesIO(data))
         try:

@@ -287,3 +287,58 @@ async def test_probe_of_an_unreachable_detector_says_why(client_for, gw):
     assert not probe.ready
     assert "cannot connect" in probe.reason
     assert probe.info is None
+
+
+async def test_over_the_network_every_detector_gets_the_upload_as_one_multipart_file(gw, png):
+    """The real client (aiohttp, no httpx objects around /predict): one body, encoded once, for all."""
+    from starlette.requests import Request
+
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def detector(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        seen.append((head, await reader.readexactly(length)))
+        answer = b'{"detector": "a", "version": "1", "prob_fake": 0.25, "elapsed_ms": 1.0}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer)
+        )
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    servers = [await asyncio.start_server(detector, "127.0.0.1", 0) for _ in range(2)]
+    entries = [
+        gw.entry(name, url=f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}")
+        for name, s in zip("ab", servers, strict=True)
+    ]
+    client = FanoutClient()
+    try:
+        outcomes = await client.predict_all(png, "image", entries, explain=True, request_id="req-9")
+    finally:
+        await client.aclose()
+        for server in servers:
+            server.close()
+    assert [o.status for o in outcomes] == [DetectorStatus.OK] * 2
+    assert outcomes[0].prob_fake == 0.25
+    assert seen[0][1] == seen[1][1]  # the same bytes went to both
+    for head, body in seen:
+        lines = head.decode().split("\r\n")
+        assert lines[0] == "POST /predict?explain=true HTTP/1.1"
+        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if line)}
+        assert headers["x-request-id"] == "req-9"
+
+        async def receive(body=body):
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "headers": [(b"content-type", headers["content-type"].encode())],
+        }
+        form = await Request(scope, receive).form()
+        assert await form["file"].read() == png

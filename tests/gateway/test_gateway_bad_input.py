@@ -9,6 +9,9 @@ import zlib
 from collections.abc import AsyncIterator
 
 import pytest
+from PIL import ImageFile
+
+from tribunal_sdk import media
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -193,4 +196,31 @@ async def test_unknown_routes_and_methods_answer_json(client, gw, png):
     assert missing.status_code == 404 and gw.error_body(missing)["error"] == "not_found"
     wrong_method = await client.get("/detect")
     assert wrong_method.status_code == 405 and gw.error_body(wrong_method)["error"] == "method_not_allowed"
+    await still_serves(client, png)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+async def test_the_gateway_decodes_no_pixels_of_a_png_or_jpeg(client, gw, fmt, monkeypatch):
+    data = gw.image(fmt, size=(256, 256), seed=4)
+
+    def no_pixels(self, *args, **kwargs):
+        raise AssertionError("the gateway decoded pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_pixels)
+    monkeypatch.setattr(media, "check_png_stream", no_pixels)  # verify_image's PNG inflate
+    response = await client.post("/detect", files=file_part(data))
+    assert response.status_code == 200, response.text
+
+
+async def test_an_image_whole_but_undecodable_is_the_400_its_detectors_answered(fakes, client, gw, png):
+    refusal = {"error": "undecodable_media", "detail": "png image could not be decoded: corrupt image data"}
+    fakes.set("a", fakes.status(400, refusal))
+    fakes.set("b", fakes.status(400, refusal))
+    response = await client.post("/detect", files=file_part(png))
+    assert response.status_code == 400
+    body = gw.error_body(response)
+    assert body["error"] == "undecodable_media"
+    assert "corrupt image data" in body["detail"]
+    fakes.set("a", fakes.ok(0.9))
+    fakes.set("b", fakes.ok(0.7))
     await still_serves(client, png)

@@ -3,6 +3,7 @@
 import base64
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -256,3 +257,25 @@ def test_cpu_threads_caps_torch_and_openmp_for_the_model():
         torch.set_num_threads(before)
     assert detector.seen["torch"] == 1
     assert all(n == 1 for n in detector.seen.values()), detector.seen
+
+
+def test_an_image_is_sniffed_its_headers_read_and_decoded_once_per_request(client, monkeypatch):
+    from tribunal_sdk import app as app_module
+    from tribunal_sdk import media
+
+    calls: Counter[str] = Counter()
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return call
+
+    for name in ("sniff", "read_header", "decode_image"):
+        monkeypatch.setattr(app_module, name, counted(name, getattr(app_module, name)))
+    for name in ("sniff", "probe_image", "verify_image"):
+        monkeypatch.setattr(media, name, counted(f"media.{name}", getattr(media, name)))
+    r = client.post("/predict", files={"file": ("x.png", png_bytes(color=(51, 0, 0)), "image/png")})
+    assert r.status_code == 200, r.text
+    assert calls == {"sniff": 1, "read_header": 1, "decode_image": 1}

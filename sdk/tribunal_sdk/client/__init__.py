@@ -26,7 +26,8 @@ either: a call needs a ``DetectorEndpoint`` (name, url, timeout_s, media_types),
 - ``responses``          a detector's HTTP answer read into an outcome (nothing it sends is trusted)
 - ``endpoint``           ``DetectorEndpoint``: what a call needs to know about a detector
 - ``breaker``            the per-detector circuit breaker
-- ``aiohttp_transport``  the httpx transport that moves the bytes with aiohttp
+- ``upload_body``        the multipart body of ``POST /predict``, encoded once per upload
+- ``aiohttp_transport``  the httpx transport that moves the bytes with aiohttp (and ``/predict`` directly)
 """
 
 from tribunal_sdk.client.aiohttp_transport import AiohttpTransport

@@ -9,6 +9,10 @@ transport keeps the httpx API and moves the bytes with aiohttp.
 Detector answers are small JSON documents, so responses are read whole. aiohttp's errors are mapped
 onto httpx's, so callers see ``httpx.ConnectError`` for a refused connection, ``httpx.ReadError``
 for a dropped one and ``httpx.TimeoutException`` for a timeout.
+
+``post`` skips httpx altogether for the one call the gateway makes per detector per upload
+(``POST /predict``): building the httpx request and response objects around aiohttp's cost more CPU
+than aiohttp itself (measured with cProfile on the gateway at concurrency 32).
 """
 
 from __future__ import annotations
@@ -65,6 +69,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _map_error(exc) from exc
         return httpx.Response(status, headers=headers, content=content, request=request)
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """POST ``body`` and read the whole answer: (status, body). Errors as in ``handle_async_request``."""
+        # The session does not decompress (auto_decompress=False): ask for the body as it is.
+        headers = {**headers, "Accept-Encoding": "identity"}
+        try:
+            async with self._get_session().post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                return response.status, await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _map_error(exc) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

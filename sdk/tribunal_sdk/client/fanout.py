@@ -2,8 +2,9 @@
 
 This is the only way Tribunal code talks to detectors — the gateway for every request, the meta-learner
 when it gathers training features — so it depends on httpx, aiohttp and pydantic only. One shared
-``httpx.AsyncClient`` carries every call; each call is bounded end-to-end by its detector's
-``timeout_s`` and guarded by a per-detector circuit breaker. While a breaker is open, a background task
+``httpx.AsyncClient`` carries every call (over aiohttp; ``POST /predict`` goes to aiohttp directly,
+its multipart body encoded once per upload for every detector); each call is bounded end-to-end by its
+detector's ``timeout_s`` and guarded by a per-detector circuit breaker. While a breaker is open, a background task
 polls that detector's ``GET /ready`` and closes the breaker when it answers 200, so no user request
 waits on a detector to find out it is back.
 
@@ -28,7 +29,8 @@ from tribunal_sdk.client.aiohttp_transport import AiohttpTransport
 from tribunal_sdk.client.breaker import BreakerState, CircuitBreaker
 from tribunal_sdk.client.endpoint import DetectorEndpoint
 from tribunal_sdk.client.outcomes import DetectorOutcome, DetectorStatus, ProbeResult
-from tribunal_sdk.client.responses import info_from_response, outcome_from_response, ready_from_response
+from tribunal_sdk.client.responses import info_from_response, outcome_from_answer, ready_from_response
+from tribunal_sdk.client.upload_body import UploadBody, encode_upload
 
 log = logging.getLogger("tribunal.fanout")
 
@@ -119,6 +121,8 @@ class FanoutClient:
         self._states: dict[str, DetectorState] = {}
         # aiohttp carries the bytes unless a test injects its own transport (see aiohttp_transport.py).
         transport = transport or AiohttpTransport(max_connections=max_connections)
+        # With aiohttp underneath, /predict calls skip httpx's request and response objects.
+        self._direct = transport if isinstance(transport, AiohttpTransport) else None
         # Detectors are called by URL from the registry; never pick up proxies from the environment.
         self._client = httpx.AsyncClient(transport=transport, trust_env=False)
 
@@ -159,10 +163,8 @@ class FanoutClient:
         Entries that do not handle ``media_type`` are not called (status ``skipped``). The slowest
         detector bounds the wait, and no detector waits longer than its own ``timeout_s``.
         """
-        calls = [
-            self.predict_one(entry, data, media_type, explain=explain, request_id=request_id)
-            for entry in entries
-        ]
+        body = encode_upload(data)  # once for every detector
+        calls = [self._predict(entry, body, media_type, explain, request_id) for entry in entries]
         return list(await asyncio.gather(*calls))
 
     async def predict_one(
@@ -175,6 +177,16 @@ class FanoutClient:
         request_id: str | None = None,
     ) -> DetectorOutcome:
         """One detector call with its timeout and breaker; never raises (except on cancellation)."""
+        return await self._predict(entry, encode_upload(data), media_type, explain, request_id)
+
+    async def _predict(
+        self,
+        entry: DetectorEndpoint,
+        body: UploadBody,
+        media_type: str,
+        explain: bool,
+        request_id: str | None,
+    ) -> DetectorOutcome:
         if media_type not in entry.media_types:
             return DetectorOutcome.skipped(
                 entry.name, f"handles {', '.join(entry.media_types)}, not {media_type}"
@@ -199,7 +211,7 @@ class FanoutClient:
             # wait_for bounds the whole exchange, so a detector that accepts the connection and then
             # never answers (hung, SIGSTOPped) still times out; httpx's own timeouts are per phase.
             outcome = await asyncio.wait_for(
-                self._post_predict(entry, data, explain, request_id), timeout=entry.timeout_s
+                self._post_predict(entry, body, explain, request_id), timeout=entry.timeout_s
             )
         except (TimeoutError, httpx.TimeoutException):
             outcome = DetectorOutcome(
@@ -277,18 +289,20 @@ class FanoutClient:
                 return
 
     async def _post_predict(
-        self, entry: DetectorEndpoint, data: bytes, explain: bool, request_id: str | None
+        self, entry: DetectorEndpoint, body: UploadBody, explain: bool, request_id: str | None
     ) -> DetectorOutcome:
-        headers = {"X-Request-ID": request_id} if request_id else {}
-        params = {"explain": "true"} if explain else {}
-        response = await self._client.post(
-            f"{entry.url}/predict",
-            files={"file": ("upload", data, "application/octet-stream")},
-            params=params,
-            headers=headers,
-            timeout=entry.timeout_s,
-        )
-        return outcome_from_response(entry.name, response)
+        url = f"{entry.url}/predict" + ("?explain=true" if explain else "")
+        headers = {"Content-Type": body.content_type}
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        if self._direct is not None:
+            status, content = await self._direct.post(url, body.content, headers)
+        else:
+            response = await self._client.post(
+                url, content=body.content, headers=headers, timeout=entry.timeout_s
+            )
+            status, content = response.status_code, response.content
+        return outcome_from_answer(entry.name, status, content)
 
     async def probe(self, entry: DetectorEndpoint, max_age_s: float = 0.0) -> ProbeResult:
         """GET /ready and /info of one detector (reusing an answer younger than ``max_age_s``)."""

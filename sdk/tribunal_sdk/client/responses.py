@@ -7,6 +7,7 @@ not a distribution are dropped with a warning.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -43,35 +44,42 @@ def info_from_response(response: httpx.Response) -> dict[str, Any] | None:
     return body if response.status_code == 200 and isinstance(body, dict) else None
 
 
-def _error_text(response: httpx.Response) -> str:
-    body = json_or_none(response)
+def _error_text(content: bytes) -> str:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        body = None
     if isinstance(body, dict) and ("detail" in body or "error" in body):
         text = ": ".join(str(body[k]) for k in ("error", "detail") if body.get(k))
     else:
-        text = response.text
+        text = content.decode("utf-8", errors="replace")
     text = " ".join(text.split())
     return text[:_MAX_ERROR_TEXT] + ("…" if len(text) > _MAX_ERROR_TEXT else "")
 
 
 def outcome_from_response(name: str, response: httpx.Response) -> DetectorOutcome:
     """The outcome of detector ``name``'s answer to ``POST /predict`` (its round trip is timed by the caller)."""
-    code = response.status_code
+    return outcome_from_answer(name, response.status_code, response.content)
+
+
+def outcome_from_answer(name: str, code: int, content: bytes) -> DetectorOutcome:
+    """``outcome_from_response`` from the answer's status and body alone."""
     if code == 503:
         return DetectorOutcome(
             name=name,
             status=DetectorStatus.UNAVAILABLE,
             http_status=code,
-            error=f"not ready (HTTP 503): {_error_text(response)}",
+            error=f"not ready (HTTP 503): {_error_text(content)}",
         )
     if not 200 <= code < 300:
         return DetectorOutcome(
             name=name,
             status=DetectorStatus.ERROR,
             http_status=code,
-            error=f"HTTP {code}: {_error_text(response)}",
+            error=f"HTTP {code}: {_error_text(content)}",
         )
     try:
-        answer = PredictResponse.model_validate_json(response.content)
+        answer = PredictResponse.model_validate_json(content)
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(p) for p in problem["loc"]) or "body"

@@ -60,3 +60,12 @@ async def test_dropped_connection_is_a_read_error():
     async with server, httpx.AsyncClient(transport=AiohttpTransport()) as client:
         with pytest.raises(httpx.ReadError):
             await client.get(f"http://127.0.0.1:{port}/health")
+
+
+async def test_post_without_httpx_maps_errors_the_same_way():
+    transport = AiohttpTransport()
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await transport.post(f"http://127.0.0.1:{free_port()}/predict", b"abc", {})
+    finally:
+        await transport.aclose()
