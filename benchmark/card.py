@@ -240,7 +240,7 @@ def render_card(s: BuildSummary) -> str:
         "",
         "## Using it",
         "",
-        "`detectors.common.data.read_manifest(path)` returns the rows; paths are relative to this directory. "
+        "`benchmark.manifest.read_manifest(path)` returns the rows; paths are relative to this directory. "
         "Add your own images under `data/custom/<class>/` (class `real` or a generator name) and rebuild.",
         "",
     ]

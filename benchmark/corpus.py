@@ -38,12 +38,12 @@ from sklearn.model_selection import StratifiedGroupKFold
 from tqdm import tqdm
 
 from benchmark.checks import CheckResult
+from benchmark.manifest import DEFAULT_BENCHMARK, ManifestError
 from benchmark.normalise import flatten_rgb
 from tribunal_sdk.media import file_sha256
 from tribunal_sdk.taxonomy import OTHER_AI, REAL, UNKNOWN_AI, family_of
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMPORTED = ROOT / "data" / "benchmark" / "corpus" / "manifest.csv"
+DEFAULT_IMPORTED = DEFAULT_BENCHMARK / "corpus" / "manifest.csv"
 DEFAULT_SEED = 1729
 DEFAULT_FOLDS = 5
 MIN_CLASS_IMAGES = 20
@@ -59,15 +59,6 @@ LABELS = {"real": "real", "ai": "fake", "fake": "fake"}
 REQUIRED_INPUT = ("path", "label", "source_repo")
 SOURCE_ALIASES = ("source_repo", "source")
 CACHE_NAME = ".build/store.json"
-
-
-class CorpusError(ValueError):
-    """A manifest cannot be used: missing, lacking a column, or holding a value we cannot read."""
-
-    def __init__(self, message: str, file: Path | None = None, line: int | None = None) -> None:
-        self.file, self.line, self.reason = file, line, message
-        where = f"{file}:{line}: " if file is not None and line is not None else f"{file}: " if file else ""
-        super().__init__(where + message)
 
 
 # --- the imported manifest ----------------------------------------------------------------------
@@ -109,32 +100,32 @@ _INT_COLUMNS = ("fold", "orig_width", "orig_height", "stored_side")
 
 
 def read_imported(manifest: Path = DEFAULT_IMPORTED, check_files: bool = True) -> list[CorpusRow]:
-    """The rows of an imported manifest, paths made absolute; ``CorpusError`` names file and line."""
+    """The rows of an imported manifest, paths made absolute; ``ManifestError`` names file and line."""
     manifest = Path(manifest)
     if not manifest.is_file():
-        raise CorpusError("no imported corpus here: run `make benchmark CORPUS=<manifest.csv>`", manifest)
+        raise ManifestError("no imported corpus here: run `make benchmark CORPUS=<manifest.csv>`", manifest)
     rows: list[CorpusRow] = []
     with manifest.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise CorpusError(f"missing column(s) {', '.join(missing)}", manifest, 1)
+            raise ManifestError(f"missing column(s) {', '.join(missing)}", manifest, 1)
         for line, raw in _numbered(reader):
             values: dict[str, object] = {c: (raw.get(c) or "").strip() for c in COLUMNS}
             if not values["path"]:
-                raise CorpusError("empty path", manifest, line)
+                raise ManifestError("empty path", manifest, line)
             if values["label"] not in ("real", "fake"):
-                raise CorpusError(f"label {values['label']!r} is not real or fake", manifest, line)
+                raise ManifestError(f"label {values['label']!r} is not real or fake", manifest, line)
             for column in _INT_COLUMNS:
                 try:
                     values[column] = int(str(values[column]))
                 except ValueError:
-                    raise CorpusError(
+                    raise ManifestError(
                         f"{column} {values[column]!r} is not an integer", manifest, line
                     ) from None
             path = (manifest.parent / str(values["path"])).resolve()
             if check_files and not path.is_file():
-                raise CorpusError(f"image {path} is missing", manifest, line)
+                raise ManifestError(f"image {path} is missing", manifest, line)
             values["path"] = path
             rows.append(CorpusRow(**values))  # type: ignore[arg-type]
     return rows
@@ -209,9 +200,9 @@ def corpus_names(manifests: Sequence[Path]) -> dict[Path, str]:
 
 
 def read_labelled(manifest: Path, name: str) -> CorpusInput:
-    """Read an input manifest; rows we cannot use become ``Problem``s, a missing column a ``CorpusError``."""
+    """Read an input manifest; rows we cannot use become ``Problem``s, a missing column a ``ManifestError``."""
     if not manifest.is_file():
-        raise CorpusError("manifest not found", manifest)
+        raise ManifestError("manifest not found", manifest)
     result = CorpusInput(name=name, manifest=manifest)
     try:
         with manifest.open(newline="", encoding="utf-8-sig") as fh:
@@ -224,14 +215,14 @@ def read_labelled(manifest: Path, name: str) -> CorpusInput:
                     continue
                 if column not in header:
                     accepted = " (or source)" if column == "source_repo" else ""
-                    raise CorpusError(f"missing required column {column!r}{accepted}", manifest, 1)
+                    raise ManifestError(f"missing required column {column!r}{accepted}", manifest, 1)
             for line, raw in _numbered(reader):
                 result.n_rows += 1
                 row = {k: (v or "").strip() for k, v in raw.items() if isinstance(k, str)}
                 outcome = _labelled_row(row, manifest, line, name, str(source_column))
                 (result.problems if isinstance(outcome, Problem) else result.rows).append(outcome)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise CorpusError(f"not a readable CSV file ({exc})", manifest) from None
+        raise ManifestError(f"not a readable CSV file ({exc})", manifest) from None
     return result
 
 
@@ -272,7 +263,9 @@ def _labelled_row(
 
 
 class NotStored(Exception):
-    """An input image the storage rule leaves out (unreadable, or too small)."""
+    """An input image the storage rule leaves out (unreadable, or too small).
+
+    Outside the TribunalError tree: the import reports it as a left-out row and goes on."""
 
 
 @dataclass(frozen=True)
@@ -436,7 +429,7 @@ def assign_folds(labels: Sequence[str], sources: Sequence[str], k: int, seed: in
     """Fold of every row: group k-fold by source, stratified by label, deterministic for a seed."""
     n_sources = len(set(sources))
     if n_sources < k:
-        raise CorpusError(
+        raise ManifestError(
             f"{n_sources} sources cannot fill {k} folds: pass --folds {max(2, n_sources)} or fewer"
         )
     y = np.asarray([int(label == "fake") for label in labels])
@@ -446,7 +439,7 @@ def assign_folds(labels: Sequence[str], sources: Sequence[str], k: int, seed: in
         for fold, (_, test) in enumerate(splitter.split(np.zeros(len(y)), y, np.asarray(sources))):
             folds[test] = fold
     except ValueError as exc:
-        raise CorpusError(f"cannot make {k} folds: {exc}") from None
+        raise ManifestError(f"cannot make {k} folds: {exc}") from None
     return [int(f) for f in folds]
 
 
@@ -566,10 +559,10 @@ def import_corpora(
 ) -> ImportSummary:
     """Import the manifests into ``dest`` (``<out>/corpus``): images, manifest.csv, DATASET_CARD.md.
 
-    Raises ``CorpusError`` when a manifest cannot be used at all; rows it cannot use are reported.
+    Raises ``ManifestError`` when a manifest cannot be used at all; rows it cannot use are reported.
     """
     if folds < 2:
-        raise CorpusError(f"--folds must be at least 2, not {folds}")
+        raise ManifestError(f"--folds must be at least 2, not {folds}")
     started = time.perf_counter()
     unique = list(dict.fromkeys(Path(m).resolve() for m in manifests))
     names = corpus_names(unique)
@@ -626,7 +619,7 @@ def import_corpora(
     kept, duplicates, conflicts = _drop_duplicates(stored)
     problems += conflicts
     if not kept:
-        raise CorpusError("no usable image in " + ", ".join(str(m) for m in unique))
+        raise ManifestError("no usable image in " + ", ".join(str(m) for m in unique))
     kept.sort(key=lambda pair: pair[1].sha256)
     families = [family_for(r.label, r.generator) for r, _ in kept]
     sources = [r.source for r, _ in kept]

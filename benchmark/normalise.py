@@ -44,7 +44,9 @@ Box = tuple[float, float, float, float]
 
 
 class SourceTooSmall(ValueError):
-    """The source's shorter side is under MIN_SOURCE_SHORT once curated and trimmed."""
+    """The source's shorter side is under MIN_SOURCE_SHORT once curated and trimmed.
+
+    Outside the TribunalError tree: the build skips that source and says so."""
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,9 @@ _EXIF_IFD, _USER_COMMENT = 0x8769, 0x9286
 
 
 class NotExported(Exception):
-    """A source image the storage rule leaves out (too small, unreadable)."""
+    """A source image the storage rule leaves out (too small, unreadable).
+
+    Outside the TribunalError tree: the export counts it as left out and goes on."""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from gateway.fusion import FusionContext, Vote, get_strategy
-from gateway.registry import REPO_ROOT, Registry
+from gateway.registry import Registry
 from gateway.schemas import DetectionAnswer
 from gateway.settings import GatewaySettings
 from meta_learner.artifacts import (
@@ -57,6 +57,7 @@ from meta_learner.artifacts import (
     load_reference,
     score_bin,
 )
+from tribunal_home import REPO_ROOT
 from tribunal_sdk.client import DetectorStatus
 from tribunal_sdk.oof_format import OOF_ANSWERS, OOF_FORMAT
 

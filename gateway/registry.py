@@ -19,17 +19,21 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tribunal_home import REPO_ROOT
+
 MediaType = Literal["image", "video"]
 Dependency = Literal["soft", "hard"]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGISTRY_PATH = REPO_ROOT / "config" / "detectors.yaml"
 
 _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class RegistryError(ValueError):
-    """The registry file is missing, not YAML, or has an invalid entry; the message names the field."""
+    """The registry file is missing, not YAML, or has an invalid entry; the message names the field.
+
+    Outside the TribunalError tree: it stops a start-up or a command, never answers a request, and this
+    module stays importable without the SDK's web stack (the launcher and ``make add-model`` read it)."""
 
 
 class DetectorEntry(BaseModel):
@@ -198,7 +202,8 @@ SupervisedState = Literal["running", "backing_off", "gave_up"]
 
 
 class SupervisionReportError(ValueError):
-    """The supervision report exists but is not valid JSON of the expected shape."""
+    """The supervision report exists but is not valid JSON of the expected shape (outside the
+    TribunalError tree for the reason RegistryError is)."""
 
 
 class SupervisedService(BaseModel):

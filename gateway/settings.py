@@ -19,9 +19,10 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.attribution import DEFAULT_MIN_SHARE
-from gateway.registry import REPO_ROOT
 from gateway.video.settings import ENV_NAMES as VIDEO_ENV_NAMES
 from gateway.video.settings import VideoSettings, values_from_environment
+from tribunal_home import REPO_ROOT
+from tribunal_sdk.errors import TribunalError
 from tribunal_sdk.media import MediaLimits
 
 ENV_PREFIX = "TRIBUNAL_"
@@ -29,8 +30,10 @@ CONFIG_FILE_ENV = "TRIBUNAL_CONFIG_FILE"
 DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "gateway.yaml"
 
 
-class SettingsError(ValueError):
+class SettingsError(TribunalError, ValueError):
     """The settings file or a TRIBUNAL_* variable is invalid; the message names the field and its source."""
+
+    code = "invalid_settings"
 
 
 class GatewaySettings(BaseSettings):

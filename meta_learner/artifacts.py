@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from meta_learner.calibration import Calibrator
 from meta_learner.classifiers import ModelFormat
 from meta_learner.features import FeatureSpec, Observation, encode
+from tribunal_sdk.errors import TribunalError
 from tribunal_sdk.media import file_sha256
 
 POINTER_FILE = "deployed.json"
@@ -62,16 +63,22 @@ TRUSTED_SKOPS_TYPES: tuple[str, ...] = (
 )
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(TribunalError, RuntimeError):
     """An artifact cannot be written or loaded; the message names the directory and the problem."""
+
+    code = "invalid_artifact"
 
 
 class UnsafeArtifact(ArtifactError):
     """The model file is not in a safe format or holds types outside the allow-list: refused, not loaded."""
 
+    code = "unsafe_artifact"
+
 
 class FeatureMismatch(ArtifactError):
     """The artifact's detectors are not the registry's enabled detectors for its media type."""
+
+    code = "artifact_feature_mismatch"
 
 
 class ArtifactManifest(BaseModel):

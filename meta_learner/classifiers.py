@@ -20,13 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tribunal_sdk.errors import TribunalError
+
 ModelFormat = Literal["skops", "xgboost", "lightgbm"]
 Params = dict[str, Any]
 Builder = Callable[[Params, int], Any]
 
 
-class UnknownClassifier(KeyError):
+class UnknownClassifier(TribunalError, KeyError):
     """No classifier is registered under that name; the message lists the known ones."""
+
+    status_code = 422
+    code = "unknown_classifier"
 
     def __init__(self, name: str, known: list[str]):
         super().__init__(f"unknown classifier {name!r}; known: {', '.join(known)}")

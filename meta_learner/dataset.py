@@ -1,6 +1,6 @@
 """The labelled data as the meta-learner sees it: one item per file, with its source and split or fold.
 
-Two layouts are read:
+Two layouts are read, each by benchmark/'s reader of it (which raises ``ManifestError``):
 
 - an imported labelled corpus (``make benchmark CORPUS=...``, benchmark/corpus.py): every image has a
   leave-source-out ``fold`` (all images of a source in one fold), a generator ``family`` and the
@@ -17,14 +17,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark import corpus
+from benchmark import manifest as patches
+from benchmark.manifest import ManifestError
 from meta_learner import paths
-
-SPLITS = ("train", "val", "test")
-REQUIRED_COLUMNS = ("path", "label", "source", "scene_group", "split")
-
-
-class ManifestError(ValueError):
-    """The manifest is missing, lacks a column or holds a value we cannot use; names file and line."""
 
 
 @dataclass(frozen=True)
@@ -44,11 +40,8 @@ class BenchmarkItem:
 def default_manifest(media_type: str) -> Path:
     """What ``make retrain`` learns from: for images the imported corpus when there is one, else the
     patch benchmark; for video the video benchmark."""
-    if media_type == "image":
-        from benchmark.corpus import DEFAULT_IMPORTED
-
-        if DEFAULT_IMPORTED.is_file():
-            return DEFAULT_IMPORTED
+    if media_type == "image" and corpus.DEFAULT_IMPORTED.is_file():
+        return corpus.DEFAULT_IMPORTED
     return paths.DEFAULT_MANIFESTS[media_type]
 
 
@@ -64,12 +57,7 @@ def is_corpus_manifest(manifest: Path) -> bool:
 
 def read_corpus(manifest: Path, check_files: bool = True) -> list[BenchmarkItem]:
     """Every image of an imported corpus manifest, read by the import's own reader."""
-    from benchmark.corpus import CorpusError, read_imported
-
-    try:
-        rows = read_imported(manifest, check_files=check_files)
-    except CorpusError as exc:
-        raise ManifestError(str(exc)) from exc
+    rows = corpus.read_imported(manifest, check_files=check_files)
     if not rows:
         raise ManifestError(f"{manifest} has no rows")
     return [
@@ -89,28 +77,16 @@ def read_corpus(manifest: Path, check_files: bool = True) -> list[BenchmarkItem]
 
 def read_manifest(manifest: Path) -> list[BenchmarkItem]:
     """Every row of ``manifest`` (the layout ``make benchmark`` writes), paths resolved beside it."""
-    if not manifest.is_file():
-        raise ManifestError(f"{manifest} not found: build the benchmark first (`make benchmark`)")
-    items = []
-    with manifest.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ManifestError(f"{manifest} lacks the column(s) {', '.join(missing)}")
-        for line, row in enumerate(reader, start=2):
-            if row["label"] not in ("real", "fake"):
-                raise ManifestError(f"{manifest}:{line}: label must be real or fake, got {row['label']!r}")
-            if row["split"] not in SPLITS:
-                raise ManifestError(f"{manifest}:{line}: split must be one of {SPLITS}, got {row['split']!r}")
-            items.append(
-                BenchmarkItem(
-                    path=(manifest.parent / row["path"]).resolve(),
-                    is_fake=row["label"] == "fake",
-                    source=row["source"],
-                    scene_group=row["scene_group"],
-                    split=row["split"],
-                )
-            )
+    items = [
+        BenchmarkItem(
+            path=row.path,
+            is_fake=row.is_fake,
+            source=row.source,
+            scene_group=row.scene_group,
+            split=row.split,
+        )
+        for row in patches.read_manifest(manifest)
+    ]
     if not items:
         raise ManifestError(f"{manifest} has no rows")
     return items

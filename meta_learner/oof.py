@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field, ValidationError
 from meta_learner import paths
 from meta_learner.features import DetectorAnswer
 from meta_learner.query import Fingerprint
+from tribunal_sdk.errors import TribunalError
 from tribunal_sdk.oof_format import OOF_ANSWERS, OOF_FORMAT
 
 REAL = "real"
@@ -46,8 +47,11 @@ class DetectorPackage(Protocol):
         ...
 
 
-class OofError(ValueError):
+class OofError(TribunalError, ValueError):
     """An out-of-fold answers file cannot be used; the message names the file and the fix."""
+
+    status_code = 422
+    code = "invalid_oof_answers"
 
 
 class OofAnswer(BaseModel):

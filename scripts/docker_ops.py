@@ -22,17 +22,22 @@ from typing import Any
 
 import httpx
 
-from gateway.registry import REPO_ROOT, DetectorEntry, RegistryError, load_registry
+from gateway.registry import DetectorEntry, RegistryError, load_registry
 from scripts.compose import DETECTOR_LABEL
 from scripts.deploy_names import image_name, service_name
+from tribunal_home import REPO_ROOT
+from tribunal_sdk.errors import TribunalError
 
 READY_TIMEOUT_S = 600.0
 # Where every Tribunal image keeps scripts/container_healthcheck.py.
 HEALTHCHECK_PATH = "/usr/local/bin/tribunal-healthcheck"
 
 
-class DockerUnavailable(RuntimeError):
+class DockerUnavailable(TribunalError, RuntimeError):
     """No Docker engine answers (or the docker package is missing); the message says which."""
+
+    status_code = 503
+    code = "docker_unavailable"
 
 
 def connect(timeout_s: float = 5.0) -> Any:

@@ -14,9 +14,10 @@ import re
 import tomllib
 from pathlib import Path
 
-from gateway.registry import REPO_ROOT, Registry, load_registry
+from gateway.registry import Registry, load_registry
 from scripts.deploy_names import image_name
 from scripts.render_template import render
+from tribunal_home import REPO_ROOT
 
 TEMPLATE = "detector.Dockerfile"
 # The port a detector listens on when the registry does not list it (the SDK's default).

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gateway.registry import REPO_ROOT, DetectorEntry, Registry, load_registry
+from gateway.registry import DetectorEntry, Registry, load_registry
 from scripts import generated_files
 from scripts.deploy_names import (
     CONTAINER_DATA_DIR,
@@ -30,6 +30,7 @@ from scripts.deploy_names import (
     render_containers_registry,
     service_name,
 )
+from tribunal_home import REPO_ROOT
 
 K8S_DIR = Path("deploy/k8s")
 NAMESPACE = "tribunal"

@@ -24,7 +24,8 @@ from pydantic import ValidationError
 
 from gateway.registry import SUPERVISION_FILE_ENV
 from scripts.launcher_supervisor import SupervisionPolicy, Supervisor
-from scripts.local_stack import REPO_ROOT, LocalStack, StackError, stop_from_run_file
+from scripts.local_stack import LocalStack, StackError, stop_from_run_file
+from tribunal_home import REPO_ROOT
 from tribunal_sdk.logs import JsonFormatter
 
 RUN_DIR = REPO_ROOT / "var" / "run"

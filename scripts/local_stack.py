@@ -22,12 +22,15 @@ from pathlib import Path
 import httpx
 
 from gateway.registry import DetectorEntry, load_registry
+from tribunal_home import REPO_ROOT
+from tribunal_sdk.errors import TribunalError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
-
-class StackError(RuntimeError):
+class StackError(TribunalError, RuntimeError):
     """A process of the stack could not be started or did not become ready."""
+
+    status_code = 503
+    code = "stack_not_ready"
 
 
 @dataclass

@@ -30,7 +30,8 @@ import httpx
 from gateway.registry import load_registry
 from gateway.settings import SettingsError, load_settings
 from scripts import grafana_dashboard, monitoring
-from scripts.local_stack import REPO_ROOT, Service, port_is_free, stop_pid
+from scripts.local_stack import Service, port_is_free, stop_pid
+from tribunal_home import REPO_ROOT
 
 DEFAULT_DIR = REPO_ROOT / "var" / "metrics"
 GRAFANA_HOMES = (Path("/usr/share/grafana"),)

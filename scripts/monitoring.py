@@ -30,11 +30,12 @@ from typing import Any
 
 import yaml
 
-from gateway.registry import REPO_ROOT, DetectorEntry, Registry, load_registry
+from gateway.registry import DetectorEntry, Registry, load_registry
 from scripts import generated_files, grafana_dashboard
 from scripts.deploy_names import GATEWAY_PORT, GATEWAY_SERVICE, service_name
 from scripts.k8s import NAMESPACE
 from scripts.k8s import _labels as workload_labels
+from tribunal_home import REPO_ROOT
 
 PROMETHEUS_DIR = Path("deploy/prometheus")
 GRAFANA_DIR = Path("deploy/grafana")

@@ -15,14 +15,19 @@ import shutil
 import sys
 from pathlib import Path
 
-from gateway.registry import REPO_ROOT, RegistryError, load_registry
+from gateway.registry import RegistryError, load_registry
 from scripts import deploy_files
 from scripts.add_model import DetectorPaths
 from scripts.registry_edit import remove_entry
+from tribunal_home import REPO_ROOT
+from tribunal_sdk.errors import TribunalError
 
 
-class RemoveModelError(ValueError):
+class RemoveModelError(TribunalError, ValueError):
     """Nothing called that exists; the message lists what does."""
+
+    status_code = 404
+    code = "unknown_detector"
 
 
 def remove_model(root: Path, name: str) -> list[Path]:

@@ -14,7 +14,9 @@ _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
 class TemplateError(ValueError):
-    """A template names a placeholder no value was given for."""
+    """A template names a placeholder no value was given for.
+
+    Outside the TribunalError tree: a bug in a template or in its caller, never in what a user typed."""
 
 
 def render_text(template: str, values: dict[str, object], source: str = "template") -> str:

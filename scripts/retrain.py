@@ -43,6 +43,7 @@ import httpx
 import numpy as np
 from pydantic import BaseModel
 
+from benchmark.manifest import ManifestError
 from gateway.fusion import FusionContext, FusionStrategy, Vote, get_strategy
 from gateway.registry import DEFAULT_REGISTRY_PATH, DetectorEntry, load_registry
 from meta_learner import artifacts, crossval_report, paths
@@ -52,7 +53,6 @@ from meta_learner.classifiers import Params
 from meta_learner.crossval import CorpusData, train_leave_source_out
 from meta_learner.dataset import (
     BenchmarkItem,
-    ManifestError,
     corpus_training_hash,
     default_manifest,
     is_corpus_manifest,
@@ -66,6 +66,7 @@ from meta_learner.query import FeatureCache, Fingerprint, collect, probe_all, re
 from meta_learner.report import headline, write_report
 from meta_learner.train import TrainConfig, TrainingData, TrainingError, train
 from tribunal_sdk.client import FanoutClient
+from tribunal_sdk.errors import TribunalError
 from tribunal_sdk.media import file_sha256
 
 # A ready detector failing on more than this share of files makes the features untrustworthy.
@@ -75,8 +76,10 @@ MAX_FAILURE_SHARE = 0.10
 BASELINE_FUSIONS = ("voting", "average")
 
 
-class RetrainError(RuntimeError):
+class RetrainError(TribunalError, RuntimeError):
     """Retraining stopped; the message says why and what to do."""
+
+    code = "retrain_stopped"
 
 
 class RetrainOptions(BaseModel):

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tribunal_home import REPO_ROOT
+
 PACKAGE_DIRS = {
     "gateway": REPO_ROOT / "gateway",
     "meta_learner": REPO_ROOT / "meta_learner",

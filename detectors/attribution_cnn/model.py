@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from detectors.common.efficientnet_lite import VARIANTS, build_efficientnet_lite
+from tribunal_sdk.errors import WeightsUnavailable
 
 # Output channels of each EfficientNet-Lite block stage, per variant, and of the head (1280 for all).
 VARIANT_STAGE_CHANNELS = {
@@ -36,7 +37,7 @@ STAGE_CHANNELS = VARIANT_STAGE_CHANNELS["lite0"]
 HEAD_CHANNELS = 1280
 
 
-class WeightsFormatError(ValueError):
+class WeightsFormatError(WeightsUnavailable, ValueError):
     """A weight file that is not an attribution_cnn safetensors file of the expected layout."""
 
 

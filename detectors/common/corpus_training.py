@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmark.corpus import DEFAULT_IMPORTED, CorpusError, CorpusRow, read_imported
+from benchmark.corpus import DEFAULT_IMPORTED, CorpusRow, read_imported
+from benchmark.manifest import ManifestError
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, table
 from detectors.common.training import progress
@@ -49,7 +50,7 @@ class CorpusSet:
         """Read the imported manifest; a missing one says how to build it."""
         try:
             rows = read_imported(manifest)
-        except CorpusError as exc:
+        except ManifestError as exc:
             raise SystemExit(
                 f"{exc}\nImport a labelled corpus first: make benchmark CORPUS=../shared/corpus/manifest.csv"
             ) from exc

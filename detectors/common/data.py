@@ -1,107 +1,25 @@
-"""The benchmark as training data: manifest rows, class lists, a torch Dataset and augmentation.
+"""The benchmark as training data: a torch Dataset over manifest rows, and augmentation and crops.
 
-``data/benchmark/manifest.csv`` (written by ``make benchmark``) has one row per 256x256 patch with
-the columns ``path, label, source, family, origin_package, origin_file, scene_group, split`` (and
-``class_name``, the attribution class after rare generators are merged into ``other_ai``). The
-stored set is deliberately un-augmented; the training-time degradations research detectors rely on
-(random blur and JPEG re-compression, as in Wang et al. 2020) are applied here, per epoch.
+The manifest itself is read by ``benchmark.manifest.read_manifest`` (rows with their attribution
+class). This module is imported by detector services too (the crops), whose images have no
+benchmark/, so it imports from there only where training needs it. The stored set is deliberately
+un-augmented; the training-time degradations research detectors rely on (random blur and JPEG
+re-compression, as in Wang et al. 2020) are applied here, per epoch.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import random
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageFilter
 
-from tribunal_sdk.taxonomy import ALL_CLASSES, OTHER_AI, REAL
-
-DEFAULT_BENCHMARK = Path(__file__).resolve().parents[2] / "data" / "benchmark"
-MANIFEST_COLUMNS = ("path", "label", "source", "family", "scene_group", "split")
-SPLITS = ("train", "val", "test")
-
-
-class ManifestError(ValueError):
-    """The manifest is missing, lacks a column, or holds a value we cannot interpret."""
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One manifest row, with the class name a detector learns and the absolute image path."""
-
-    path: Path
-    label: str  # real | fake
-    source: str
-    family: str
-    scene_group: str
-    split: str
-    class_name: str
-
-    @property
-    def is_fake(self) -> bool:
-        return self.label == "fake"
-
-
-def class_of(label: str, source: str, family: str) -> str:
-    """The attribution class of a row: ``real``, a taxonomy generator or a simulated family.
-
-    The benchmark names the generator in ``source`` and groups it in ``family``; whichever of the two
-    is a canonical taxonomy name wins, so a source finer than the taxonomy still maps to its class.
-    """
-    if label == "real":
-        return REAL
-    if label != "fake":
-        raise ManifestError(f"label must be real or fake, got {label!r}")
-    for name in (source, family):
-        if name in ALL_CLASSES and name != REAL:
-            return name
-    return OTHER_AI
-
-
-def read_manifest(manifest: Path, splits: Sequence[str] | None = None) -> list[Sample]:
-    """Rows of ``manifest`` (optionally only the given splits), image paths resolved beside it."""
-    if not manifest.is_file():
-        raise ManifestError(f"{manifest} not found: build the benchmark first with `make benchmark`")
-    with manifest.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ManifestError(f"{manifest} lacks the column(s) {', '.join(missing)}")
-        samples = []
-        for line, row in enumerate(reader, start=2):
-            if row["split"] not in SPLITS:
-                raise ManifestError(f"{manifest}:{line}: split must be one of {SPLITS}, got {row['split']!r}")
-            if splits is not None and row["split"] not in splits:
-                continue
-            samples.append(
-                Sample(
-                    path=(manifest.parent / row["path"]).resolve(),
-                    label=row["label"],
-                    source=row["source"],
-                    family=row["family"],
-                    scene_group=row["scene_group"],
-                    split=row["split"],
-                    class_name=row.get("class_name") or class_of(row["label"], row["source"], row["family"]),
-                )
-            )
-    return samples
-
-
-def class_list(samples: Sequence[Sample]) -> list[str]:
-    """The classes present, ``real`` first, then in taxonomy order (so every detector agrees)."""
-    present = {s.class_name for s in samples}
-    ordered = [c for c in ALL_CLASSES if c in present]
-    return ordered + sorted(present - set(ordered))
-
-
-def class_counts(samples: Sequence[Sample]) -> dict[str, int]:
-    return dict(sorted(Counter(s.class_name for s in samples).items()))
+if TYPE_CHECKING:
+    from benchmark.manifest import PatchRow
 
 
 def load_rgb(path: Path) -> Image.Image:
@@ -118,13 +36,15 @@ class ImageDataset:
 
     def __init__(
         self,
-        samples: Sequence[Sample],
+        samples: Sequence[PatchRow],
         classes: Sequence[str],
         transform: Callable[[Image.Image], Any],
         augment: Callable[[Image.Image], Image.Image] | None = None,
     ):
         unknown = {s.class_name for s in samples} - set(classes)
         if unknown:
+            from benchmark.manifest import ManifestError  # training only: see the module docstring
+
             raise ManifestError(f"samples of classes {sorted(unknown)} are not in the class list")
         self.samples = list(samples)
         self.index = {c: i for i, c in enumerate(classes)}

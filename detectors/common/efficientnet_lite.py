@@ -16,6 +16,7 @@ import timm
 import torch
 from torch import nn
 
+from tribunal_sdk.errors import WeightsUnavailable
 from tribunal_sdk.media import file_sha256
 
 
@@ -56,7 +57,7 @@ MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 
 
-class BackboneUnavailable(RuntimeError):
+class BackboneUnavailable(WeightsUnavailable, RuntimeError):
     """The pretrained weight package is not installed or its file does not match."""
 
 

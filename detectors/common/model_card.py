@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detectors.common.evaluation import AttributionReport, EvaluationReport
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tribunal_home import REPO_ROOT
 
 
 def shown_path(path: Path) -> str:

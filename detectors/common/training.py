@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from tribunal_sdk.errors import TribunalError
+
 T = TypeVar("T")
 
 DEFAULT_SEED = 20240604
@@ -54,8 +56,11 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, leave: 
     yield from tqdm(iterable, desc=desc, total=total, leave=leave, disable=disable, dynamic_ncols=True)
 
 
-class SpecEditError(ValueError):
+class SpecEditError(TribunalError, ValueError):
     """detector.yaml does not have the line a training script expected to update."""
+
+    status_code = 422
+    code = "spec_not_editable"
 
 
 def pin_weight(spec_file: Path, weight_file: str, sha256: str) -> None:

@@ -19,6 +19,7 @@ import skops.io as sio
 
 from detectors.common.calibration import PlattScaler
 from detectors.fft_spectral.spectral import N_FEATURES, group_columns
+from tribunal_sdk.errors import WeightsUnavailable
 
 # Version 2 added ``crop_side``; a version 1 bundle (one 256 px centre crop) is retrained, not read.
 FORMAT = "tribunal.fft_spectral/2"
@@ -40,7 +41,7 @@ _KEYS = {
 }
 
 
-class BundleError(ValueError):
+class BundleError(WeightsUnavailable, ValueError):
     """Not a loadable fft_spectral bundle (wrong format, unexpected types or contents)."""
 
 

@@ -12,11 +12,12 @@ import cv2
 import numpy as np
 
 from detectors.video_vit.crops import Box
+from tribunal_sdk.errors import WeightsUnavailable
 
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
 
-class FaceDetectorUnavailable(RuntimeError):
+class FaceDetectorUnavailable(WeightsUnavailable, RuntimeError):
     """The cascade file is missing (opencv-python 5.x wheels no longer carry them)."""
 
 

@@ -37,7 +37,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from detectors.common.data import DEFAULT_BENCHMARK, read_manifest
+from benchmark.manifest import DEFAULT_BENCHMARK, read_manifest
 from detectors.common.efficientnet_lite import pretrained_file
 from detectors.video_vit.crops import to_tensor
 from detectors.video_vit.faces import HaarFaceDetector

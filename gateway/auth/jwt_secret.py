@@ -47,6 +47,8 @@ _PLACEHOLDERS = {
 class InsecureSecret(SettingsError):
     """The configured JWT secret is a placeholder or too weak to sign tokens outside dev mode."""
 
+    code = "insecure_secret"
+
 
 def placeholder_reason(secret: str) -> str | None:
     """Why ``secret`` is not fit to sign tokens, or None when it is."""

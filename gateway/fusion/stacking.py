@@ -56,7 +56,9 @@ _NEVER_SEEN = object()  # a pointer stamp no stat gives, so the first check alwa
 
 
 class StackingUnavailable(Exception):
-    """No meta-learner can be used for this request; the message says why (it ends up in ``method``)."""
+    """No meta-learner can be used for this request; the message says why (it ends up in ``method``).
+
+    Outside the TribunalError tree: a fallback signal (stacking answers by averaging), never an error."""
 
 
 class MetaLearner(Protocol):

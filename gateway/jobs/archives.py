@@ -62,7 +62,9 @@ class ArchiveLimits:
 
 class MemberUnreadable(Exception):
     """One ZIP member's data cannot be unpacked (corrupt, bad CRC, unsupported compression): its item
-    fails, the rest of the archive is still read. (A TAR stream cannot skip a bad member: ArchiveError.)"""
+    fails, the rest of the archive is still read. (A TAR stream cannot skip a bad member: ArchiveError.)
+
+    Outside the TribunalError tree: intake turns it into the item's ``unreadable_member`` error."""
 
 
 @dataclass

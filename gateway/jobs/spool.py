@@ -18,7 +18,9 @@ _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class FileTooLarge(Exception):
-    """The file grew past the cap while it was being written (it is removed again)."""
+    """The file grew past the cap while it was being written (it is removed again).
+
+    Outside the TribunalError tree: intake turns it into the item's ``file_too_large`` error."""
 
 
 class JobSpool:

@@ -67,7 +67,9 @@ DEFAULT_ALIVE_FILE = Path(tempfile.gettempdir()) / "tribunal-jobs-worker.alive"
 
 
 class ItemBusy(Exception):
-    """Another live process holds this item's lock (it is running the item); try again later."""
+    """Another live process holds this item's lock (it is running the item); try again later.
+
+    Outside the TribunalError tree: a retry signal for the task queue, never shown to anyone."""
 
 
 class ItemTask:

@@ -37,7 +37,8 @@ from PIL import Image
 
 from gateway.registry import load_registry
 from scripts.bench.load import process_cpu_seconds
-from scripts.local_stack import REPO_ROOT, LocalStack, StackError, free_port
+from scripts.local_stack import LocalStack, StackError, free_port
+from tribunal_home import REPO_ROOT
 
 REGISTRY = REPO_ROOT / "config" / "detectors.yaml"
 CORPUS_MANIFEST = REPO_ROOT / "data" / "benchmark" / "corpus" / "manifest.csv"

@@ -43,7 +43,8 @@ import httpx
 from PIL import Image
 
 from scripts.bench.load import LoadResult, process_cpu_seconds, run_load
-from scripts.local_stack import REPO_ROOT, LocalStack, Service, StackError, free_port
+from scripts.local_stack import LocalStack, Service, StackError, free_port
+from tribunal_home import REPO_ROOT
 
 # name -> the detector class, as "module:Class"
 IMAGE_DETECTORS = {

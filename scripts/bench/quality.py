@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from meta_learner import artifacts, paths
-from scripts.local_stack import REPO_ROOT
+from tribunal_home import REPO_ROOT
 
 IMAGE_DETECTORS = ("clip_universal", "attribution_cnn", "fft_spectral")
 

@@ -8,7 +8,8 @@ import platform
 import re
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tribunal_home import REPO_ROOT
+
 BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 
 _HEADER = """# Benchmarks

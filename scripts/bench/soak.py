@@ -68,7 +68,8 @@ from PIL import Image
 from gateway.registry import load_registry
 from scripts.bench.detect import percentile
 from scripts.bench.report import write_section
-from scripts.local_stack import REPO_ROOT, free_port, stop_pid
+from scripts.local_stack import free_port, stop_pid
+from tribunal_home import REPO_ROOT
 
 REGISTRY = REPO_ROOT / "config" / "detectors.yaml"
 DEFAULT_JSON = REPO_ROOT / "var" / "soak" / "last.json"

@@ -47,7 +47,8 @@ from scripts.bench.detect import (
     image_stack,
     make_start_threads,
 )
-from scripts.local_stack import REPO_ROOT, StackError
+from scripts.local_stack import StackError
+from tribunal_home import REPO_ROOT
 
 PACKAGE_MANIFEST = REPO_ROOT / "data" / "package_corpus" / "manifest.csv"
 VARIANTS = ("as-is", "stripped, JPEG q95")

@@ -42,7 +42,7 @@ RUN case "$TORCH_VARIANT" in \
 # project's dependencies with the `ml` extra (torch is already there, so pip keeps the variant chosen above).
 # Only pyproject.toml is here yet, so the second install brings dependencies and an empty
 # distribution; the code copied below runs from /app (PYTHONPATH), where Detector.directory() and
-# the gateway's REPO_ROOT find detector.yaml, weights/ and config/ beside it.
+# REPO_ROOT (tribunal_home.py) find detector.yaml, weights/ and config/ beside it.
 COPY sdk/ sdk/
 COPY pyproject.toml README.md requirements.lock ./
 # The versions are those of requirements.lock (make lock), as for `make install`; the pyproject files
@@ -51,6 +51,7 @@ COPY pyproject.toml README.md requirements.lock ./
 RUN pip install --no-cache-dir -c requirements.lock ./sdk \
     && pip install --no-cache-dir -c requirements.lock ".[ml]"
 COPY scripts/container_healthcheck.py /usr/local/bin/tribunal-healthcheck
+COPY tribunal_home.py ./
 COPY detectors/__init__.py detectors/
 COPY detectors/common/ detectors/common/
 # Owned by the service user: a working tree may hold weights readable by their owner only (git

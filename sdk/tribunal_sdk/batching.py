@@ -30,7 +30,9 @@ class _Pending(Generic[T, R]):
 
 
 class BatchSizeMismatch(RuntimeError):
-    """predict_batch returned a different number of results than it was given."""
+    """predict_batch returned a different number of results than it was given.
+
+    Outside the TribunalError tree: a detector's bug, which /predict answers as ``InferenceFailed``."""
 
 
 class MicroBatcher(Generic[T, R]):

@@ -3,6 +3,13 @@
 Each error knows its HTTP status and a stable machine-readable ``code``; services turn them into
 ``{"error": code, "detail": message}`` bodies. The gateway subclasses the same base so clients see
 one error shape everywhere.
+
+Every error whose message is meant for a person (an HTTP client, or whoever reads a ``make`` command's
+output: a bad settings, registry, manifest or artifact file) is a ``TribunalError``, so it has a
+status and a code even where no HTTP answer carries it yet. An error that still derives from a
+built-in class as well (``ValueError``, ``RuntimeError``) keeps it so existing ``except`` clauses hold.
+The few classes outside the tree say why in their docstring: each is a signal caught and turned into
+something else where it is raised (an item's error, a fallback, a skipped image).
 """
 
 from __future__ import annotations
@@ -64,7 +71,7 @@ class NotReady(TribunalError):
     code = "not_ready"
 
 
-class WeightsUnavailable(Exception):
+class WeightsUnavailable(NotReady):
     """Raised by ``Detector.load()`` when the weights cannot be found or fail their sha256 check.
 
     The service stays alive and answers ``/ready`` with 503 and this message as the reason.

@@ -26,7 +26,9 @@ _PIECE = 1 << 20
 
 
 class PngStreamError(ValueError):
-    """The PNG would not decode; the message says why."""
+    """The PNG would not decode; the message says why.
+
+    Outside the TribunalError tree: media.py turns it into ``UndecodableMedia``."""
 
 
 def _scanline_runs(width: int, height: int, bits_per_pixel: int, interlaced: bool) -> list[tuple[int, int]]:

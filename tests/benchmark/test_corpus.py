@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 
 from benchmark import corpus
-from benchmark.corpus import CorpusError, import_corpora, read_imported
+from benchmark.corpus import import_corpora, read_imported
+from benchmark.manifest import ManifestError
 from scripts.build_benchmark import main
 from support.textures import pink_noise
 
@@ -278,7 +279,7 @@ def test_read_imported_names_file_and_line(imported, tmp_path):
     lines[3] = lines[3].replace(",real,", ",maybe,", 1).replace(",fake,", ",maybe,", 1)
     broken = summary.dest / "broken.csv"
     broken.write_text("\n".join(lines) + "\n")
-    with pytest.raises(CorpusError) as err:
+    with pytest.raises(ManifestError) as err:
         read_imported(broken)
     assert err.value.line == 4 and f"{broken}:4:" in str(err.value)
     broken.unlink()
@@ -328,6 +329,6 @@ def test_corpus_names_stay_unique(tmp_path):
 
 
 def test_too_few_sources_for_the_folds(corpora, tmp_path):
-    with pytest.raises(CorpusError, match="sources cannot fill 20 folds"):
+    with pytest.raises(ManifestError, match="sources cannot fill 20 folds"):
         import_corpora([corpora["beta"]], tmp_path / "corpus", folds=20)
     shutil.rmtree(tmp_path / "corpus", ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tribunal_home import REPO_ROOT
 
 # Environments, data, runtime output and caches: big, machine-specific, or made by running things.
 IGNORED = {

@@ -1,4 +1,4 @@
-"""detectors.common.data: the manifest, the class list, the Dataset and augmentation."""
+"""detectors.common.data (the Dataset and augmentation) over benchmark.manifest's rows and class list."""
 
 import random
 
@@ -7,15 +7,12 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmark.manifest import ManifestError, class_list, class_of, read_manifest
 from detectors.common.data import (
     Degradation,
     ImageDataset,
-    ManifestError,
     center_crop,
-    class_list,
-    class_of,
     jpeg_recompress,
-    read_manifest,
     rescale,
 )
 from support.tiny_benchmark import COLUMNS, make_tiny_benchmark
