@@ -233,6 +233,12 @@ def run_batch(
         raise BatchError(
             f"no images or videos under {options.folder} (by extension: {', '.join(sorted(MEDIA_EXTENSIONS))})"
         )
+    others = sum(1 for path in options.folder.rglob("*") if path.is_file()) - len(names)
+    if others:
+        err.write(
+            f"tribunal: leaving out {others} file(s) under {options.folder} that are not images or videos "
+            "by extension\n"
+        )
     state_path = BatchState.path_for(options.out)
     state = _resume(client, options, state_path, err)
     try:

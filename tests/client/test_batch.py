@@ -54,6 +54,7 @@ def test_batch_writes_one_row_per_file(gateway, folder, tmp_path, monkeypatch):
     code, _, err = run(["batch", str(folder), "--out", str(out), "--poll", "0.1", "--chunk-files", "2"])
     assert code == 3, err  # one file could not be analysed
     assert "analysing" in err  # the progress bar
+    assert "leaving out 1 file(s)" in err  # notes.txt: said, not silently dropped
     rows = read_rows(out)
     assert sorted(rows) == [
         "black.PNG",
