@@ -35,7 +35,7 @@ def test_the_repository_config_file_is_valid():
     settings = load_settings()
     assert settings.port == 8000 and settings.host == "127.0.0.1"
     assert settings.registry_path == REPO_ROOT / "config" / "detectors.yaml"
-    assert settings.default_method == "average"
+    assert settings.default_method == "stacking"
     assert settings.media_limits.max_bytes == 50 * 1024 * 1024
     assert settings.attribution_min_share == 0.35
 
