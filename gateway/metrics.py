@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -69,6 +70,16 @@ class GatewayMetrics:
             ["detector"],
             registry=self.registry,
         )
+        # labels() builds and locks on every call; a request makes about a dozen of them, always with the
+        # same few label values, so the children are looked up here first (they are never removed).
+        self._children: dict[tuple[Hashable, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def watch_drift(self, report: Callable[[], DriftReport]) -> None:
         """Expose the drift monitor's state (gateway/drift.py), read at scrape time."""
@@ -76,18 +87,18 @@ class GatewayMetrics:
 
     def observe_answer(self, media_type: str, verdict: str, method: str, score_fake: float | None) -> None:
         """One detection answer: its verdict, and its fused score when it has one."""
-        self.verdicts.labels(media_type, verdict, method).inc()
+        self._child(self.verdicts, media_type, verdict, method).inc()
         if score_fake is not None:
-            self.fused_score.labels(media_type, method).observe(score_fake)
+            self._child(self.fused_score, media_type, method).observe(score_fake)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.request_latency.labels(method, route).observe(seconds)
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.request_latency, method, route).observe(seconds)
 
     def observe_outcome(self, outcome: DetectorOutcome) -> None:
-        self.detector_calls.labels(outcome.name, outcome.status.value).inc()
+        self._child(self.detector_calls, outcome.name, outcome.status.value).inc()
         if outcome.elapsed_ms is not None:
-            self.detector_latency.labels(outcome.name).observe(outcome.elapsed_ms / 1000)
+            self._child(self.detector_latency, outcome.name).observe(outcome.elapsed_ms / 1000)
 
     def render(self, registry: Registry, fanout: FanoutClient) -> bytes:
         """The exposition text, with breaker states read at scrape time."""

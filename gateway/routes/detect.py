@@ -13,7 +13,7 @@ from gateway.detection import DetectionOptions
 from gateway.errors import MalformedRequest, UnsupportedMediaType
 from gateway.history.recorder import RequestHistory
 from gateway.openapi import error_responses
-from gateway.routes.deps import GatewayDep, HistoryDep, RequestIdDep
+from gateway.routes.deps import Gateway, HistoryDep, gateway_of
 from gateway.schemas import DetectionAnswer, PredictRequest, parse_models
 from tribunal_sdk.requests import decode_base64
 
@@ -43,15 +43,14 @@ ERROR_RESPONSES = error_responses(
 
 
 async def _run(
-    gateway: GatewayDep,
+    gateway: Gateway,
     request: Request,
     data: bytes,
     options: DetectionOptions,
-    rid: str | None,
     history: RequestHistory,
     filename: str | None = None,
 ):
-    answer = await gateway.service.detect(data, options, request_id=rid)
+    answer = await gateway.service.detect(data, options, request_id=history.request_id)
     await history.record(answer, data, filename)
     gateway.metrics.observe_answer(
         answer.media_type,
@@ -73,8 +72,8 @@ async def _run(
 @router.post("/detect", response_model=DetectionAnswer, responses=ERROR_RESPONSES)
 async def detect(
     request: Request,
-    gateway: GatewayDep,
-    rid: RequestIdDep,
+    # The caller and the request id, bound for the history row (the gateway is read from the request:
+    # each dependency costs a walk of its sub-tree on every request, see routes/deps.py).
     history: HistoryDep,
     # Documented as a file that may be left out (no null): leaving it out is the missing_file 422 below.
     file: Annotated[UploadFile, File(description="the image or video; required")] = None,  # type: ignore[assignment]
@@ -99,13 +98,11 @@ async def detect(
     options = DetectionOptions(
         method=ensemble_method or None, models=parse_models(models), threshold=threshold, explain=explain
     )
-    return await _run(gateway, request, data, options, rid, history, file.filename)
+    return await _run(gateway_of(request), request, data, options, history, file.filename)
 
 
 @router.post("/predict", response_model=DetectionAnswer, responses=ERROR_RESPONSES)
-async def predict(
-    body: PredictRequest, request: Request, gateway: GatewayDep, rid: RequestIdDep, history: HistoryDep
-) -> DetectionAnswer:
+async def predict(body: PredictRequest, request: Request, history: HistoryDep) -> DetectionAnswer:
     """Analyse a base64-encoded file sent as JSON; the same answer as /detect."""
     data = decode_base64(body.data)
     options = DetectionOptions(
@@ -115,4 +112,4 @@ async def predict(
         explain=body.explain,
         claimed_media_type=body.media_type,
     )
-    return await _run(gateway, request, data, options, rid, history)
+    return await _run(gateway_of(request), request, data, options, history)
