@@ -174,7 +174,7 @@ class HistoryRecorder:
             "verdict": answer.verdict,
             "score_fake": answer.score_fake,
             "confidence": answer.confidence,
-            "method": answer.method,
+            "method": _fits(answer.method, Analysis.__table__.c.method.type.length),
             "threshold": answer.threshold,
             "predicted_source": attribution.predicted_source if attribution else None,
             "attribution": attribution.model_dump(mode="json") if attribution else None,
@@ -224,3 +224,11 @@ class RequestHistory:
         except Exception as exc:
             log.exception("could not record analysis %s in the history", answer.id)
             answer.warnings.append(f"not saved to the history: {type(exc).__name__}")
+
+
+def _fits(text: str, length: int) -> str:
+    """``text`` cut to a column's ``length`` (PostgreSQL refuses longer strings; SQLite would keep them).
+
+    The answer's ``method`` carries the reason when stacking falls back to averaging, which can outgrow
+    the column; the full text is in the answer and the log line, the row keeps its start."""
+    return text if len(text) <= length else text[: length - 1] + "…"

@@ -172,14 +172,16 @@ async def test_detect_refuses_an_artifact_for_other_detectors_and_averages(
 
 
 # The default method -------------------------------------------------------------------------------
-# Averaging is the default: on the corpus, leave-source-out, the averaged detectors ranked images better
-# (ROC-AUC 0.863) than every stacker candidate (0.83-0.85; meta_learner/reports/image/). Stacking,
-# when asked for, uses the deployed meta-learner and falls back to averaging where none is deployed.
+# The repository's config makes stacking the default (meta_learner/README.md gives the evidence both
+# ways); stacking uses the deployed meta-learner and falls back to averaging, saying so, where none is
+# deployed or it does not match the registry.
 
 
-def test_averaging_is_the_default_method_in_the_settings_and_the_repository_config():
+def test_the_repository_config_makes_stacking_the_default_and_the_settings_fall_back_to_averaging():
+    # Without a config file nothing says a meta-learner is meant to be served: averaging.
     assert GatewaySettings.model_fields["default_method"].default == "average"
-    assert yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())["default_method"] == "average"
+    # The repository's config serves the deployed image meta-learner (meta_learner/README.md says why).
+    assert yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())["default_method"] == "stacking"
 
 
 async def test_stacking_uses_the_image_artifact_and_video_without_one_averages_and_says_so(
