@@ -7,11 +7,10 @@ from sqlalchemy import select
 
 from gateway.db.models import Analysis
 from gateway.history.recorder import HistoryEntry
+from support.answers import make_answer
 
-from .test_retention import db, make_answer, recorder  # noqa: F401  (fixtures)
 
-
-def test_a_long_method_is_cut_to_its_column_and_the_row_is_written(db, recorder, gw):  # noqa: F811
+def test_a_long_method_is_cut_to_its_column_and_the_row_is_written(db, recorder, gw):
     answer = make_answer()
     answer.method = "average (stacking unavailable: " + "the deployed meta-learner does not match " * 10 + ")"
     assert recorder.write([HistoryEntry(answer, gw.image(), None, "p.png", None)]) == [None]

@@ -4,9 +4,7 @@ rows through between them; and the gateway's start-up sweep when a limit is set 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,48 +17,12 @@ from gateway.db.models import Analysis, DetectorResult, utcnow
 from gateway.history.recorder import HistoryEntry, HistoryRecorder
 from gateway.history.retention import HistoryRetention, RetentionPolicy
 from gateway.history.uploads import upload_path
-from gateway.schemas import DetectionAnswer
 from gateway.settings import SettingsError, load_settings
-from tribunal_sdk.client import DetectorOutcome, DetectorStatus
+from support.answers import make_answer
 
 pytestmark = pytest.mark.timeout(120)
 
 NOW = datetime.fromisoformat("2026-06-01T12:00:00+00:00")
-
-
-def make_answer() -> DetectionAnswer:
-    return DetectionAnswer(
-        id=uuid.uuid4().hex,
-        sha256=secrets.token_hex(32),
-        media_type="image",
-        verdict="fake",
-        score_fake=0.8,
-        confidence=0.6,
-        method="average",
-        threshold=0.5,
-        attribution=None,
-        detectors=[
-            DetectorOutcome(name=f"det{i}", status=DetectorStatus.OK, prob_fake=0.8, elapsed_ms=5.0)
-            for i in range(2)
-        ],
-        degraded=False,
-        missing=[],
-        warnings=[],
-        elapsed_ms=12.5,
-    )
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'data' / 'tribunal.db'}")
-    upgrade(database.engine)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def recorder(db, tmp_path) -> HistoryRecorder:
-    return HistoryRecorder(db, tmp_path / "data", keep_uploads=True)
 
 
 def add_rows(recorder: HistoryRecorder, png: bytes, created: list[datetime]) -> list[str]:
