@@ -16,6 +16,7 @@ from gateway.auth.identity import Identity
 from gateway.db.models import Job, JobItem
 from gateway.errors import NotFound
 from gateway.fusion import Verdict
+from gateway.history.scope import visible_to
 from gateway.jobs.schemas import (
     ItemState,
     JobDetail,
@@ -29,12 +30,8 @@ from gateway.jobs.schemas import (
 
 
 def visible_jobs(query: Select, viewer: Identity) -> Select:
-    """Narrow a query over Job to the jobs ``viewer`` may read."""
-    if viewer.is_admin:
-        return query
-    if viewer.is_anonymous:
-        return query.where(Job.user_id.is_(None))
-    return query.where(Job.user_id == viewer.user_id)
+    """Narrow a query over Job to the jobs ``viewer`` may read (the same rule as for analyses)."""
+    return visible_to(query, viewer, owner=Job.user_id)
 
 
 def get_job(session: Session, viewer: Identity, job_id: str) -> Job:
