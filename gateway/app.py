@@ -55,15 +55,15 @@ _MULTIPART_ENVELOPE = 64 * 1024
 _SMALL_BODY_LIMIT = 1024 * 1024
 
 
-def create_app(
-    settings: GatewaySettings | None = None,
-    registry: Registry | None = None,
+def build_gateway(
+    settings: GatewaySettings,
+    registry: Registry,
+    jwt_secret: str,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> FastAPI:
-    """Build the gateway. ``transport`` replaces the network to the detectors (tests use MockTransport)."""
-    settings = settings or load_settings()
-    registry = registry or load_registry(settings.registry_path)
-    secret = resolve_jwt_secret(settings)  # before anything else: a refused secret stops the start
+) -> Gateway:
+    """The gateway's working parts without HTTP: the database (migrated), the fan-out client, the detection
+    service watched for drift, the history recorder, the limits. ``create_app`` serves them; a jobs worker
+    (gateway/jobs/worker.py) runs job items with them."""
     db = Database(settings.database_url_or_default)
     upgrade(db.engine)
     metrics = GatewayMetrics()
@@ -78,7 +78,7 @@ def create_app(
         transport=transport,
         observer=metrics.observe_outcome,
     )
-    gateway = Gateway(
+    return Gateway(
         settings=settings,
         registry=registry,
         fanout=fanout,
@@ -86,7 +86,7 @@ def create_app(
         metrics=metrics,
         db=db,
         tokens=TokenService(
-            secret,
+            jwt_secret,
             access_ttl_s=settings.access_token_minutes * 60,
             refresh_ttl_s=settings.refresh_token_days * 86400,
         ),
@@ -99,6 +99,19 @@ def create_app(
             per_account=settings.login_attempts_per_account_per_minute,
         ),
     )
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    registry: Registry | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the gateway. ``transport`` replaces the network to the detectors (tests use MockTransport)."""
+    settings = settings or load_settings()
+    registry = registry or load_registry(settings.registry_path)
+    secret = resolve_jwt_secret(settings)  # before anything else: a refused secret stops the start
+    gateway = build_gateway(settings, registry, secret, transport)
+    db, fanout, metrics, drift = gateway.db, gateway.fanout, gateway.metrics, gateway.service.monitor
 
     # Batch jobs (gateway/jobs/, docs/jobs.md): the jobs_engine setting picks who runs them, this process
     # after interactive detections (embedded) or workers fed through a broker (gateway/jobs/engines.py).

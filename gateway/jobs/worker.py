@@ -4,7 +4,7 @@
     python -m gateway.jobs.worker --check      # exit 0 while a worker on this host is alive (healthchecks)
 
 A worker reads the same settings as the gateway (config/gateway.yaml, TRIBUNAL_* variables) and builds the
-same parts ``create_app`` builds (the detection service against the registered detectors, the history
+gateway's working parts with ``gateway.app.build_gateway``, as ``create_app`` does (the detection service against the registered detectors, the history
 recorder, the owner's detection quota), so an item runs exactly as on the embedded engine and as a /detect
 of its file: ``ItemRunner``, one history row, the same exactly-once bookkeeping. It needs the gateways'
 database and their job spool (``<data_dir>/jobs``, a shared volume); it serves no HTTP and holds no
@@ -41,13 +41,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
 from gateway.jobs import store
 from gateway.jobs.broker import QUEUE, TASK_NAME, broker_app, conninfo, ensure_schema
 from gateway.jobs.runner import ItemRunner
 from gateway.jobs.spool import JobSpool
-from gateway.registry import RegistryError
+from gateway.registry import RegistryError, load_registry
 from gateway.settings import GatewaySettings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -145,23 +143,15 @@ async def retry_stalled_tasks(
         await asyncio.sleep(every_s)
 
 
-def worker_settings(settings: GatewaySettings) -> GatewaySettings:
-    """The settings ``create_app`` gets in a worker: a worker signs and checks no token, so without a
-    configured secret it uses a random one rather than require the gateways' secret."""
-    if settings.jwt_secret is not None:
-        return settings
-    return settings.model_copy(update={"jwt_secret": SecretStr(secrets.token_urlsafe(48))})
-
-
 async def serve(settings: GatewaySettings, alive_file: Path | None = DEFAULT_ALIVE_FILE) -> None:
     """Run items until SIGTERM or SIGINT."""
     import procrastinate
 
-    from gateway.app import create_app  # the gateway's own construction of its parts, reused as is
+    from gateway.app import build_gateway  # the gateway's own construction of its parts, reused as is
 
     database_url = settings.database_url_or_default
-    api = create_app(worker_settings(settings))
-    gateway = api.state.gateway
+    # A worker signs and checks no token: a throwaway secret, not the gateways' own.
+    gateway = build_gateway(settings, load_registry(settings.registry_path), secrets.token_urlsafe(48))
     spool = JobSpool(settings.data_dir)
     task = ItemTask(ItemRunner(gateway, spool), database_url)
     app = broker_app(database_url)
