@@ -37,7 +37,6 @@ import httpx
 from PIL import Image
 
 from scripts.bench.detect import (
-    OTHER_CPU_WARNING,
     REGISTRY,
     bench_env,
     image_detectors,
@@ -47,6 +46,7 @@ from scripts.bench.detect import (
     make_start_threads,
     stack_cpu_seconds,
 )
+from scripts.bench.report import load_note
 from scripts.local_stack import StackError
 
 MB = 1024 * 1024
@@ -409,17 +409,8 @@ def report(result: AbuseResult, plan: AbusePlan) -> str:
         f"baseline is the mean over the {plan.baseline_s:g} s before it, after a warm-up request, and it is "
         f"watched for {plan.settle_s:g} s after its burst. Uploads: "
         + "; ".join(f"{fmt.upper()}: {note}" for fmt, note in result.images.items())
-        + f". 1-minute load average before the run: {result.load_before:.1f} on {os.cpu_count()} cores"
-        + (
-            "."
-            if result.other_cpu is None
-            else f"; other processes used {result.other_cpu:.0%} of the CPU during it"
-        )
-        + (
-            " (the cores were shared: latencies are pessimistic)."
-            if result.other_cpu is not None and result.other_cpu > OTHER_CPU_WARNING
-            else ""
-        ),
+        + ". "
+        + load_note(result.load_before, result.other_cpu),
     ]
     for name, reason in result.not_ready.items():
         lines.append(f"\n**{name} was not ready** ({reason}): the rounds ran without it.")

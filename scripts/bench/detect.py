@@ -37,6 +37,7 @@ from PIL import Image
 
 from gateway.registry import load_registry
 from scripts.bench.load import process_cpu_seconds
+from scripts.bench.report import load_note
 from scripts.local_stack import LocalStack, StackError, free_port
 from tribunal_home import REPO_ROOT
 
@@ -50,7 +51,6 @@ JPEG_QUALITY = 95
 DETECT_PER_MINUTE = 100_000
 FUSED = "fused score_fake"
 # Above this share of the machine used by processes outside the bench, its latencies are not its own.
-OTHER_CPU_WARNING = 0.05
 
 
 @dataclass(frozen=True)
@@ -511,7 +511,6 @@ class DetectResult:
 
 
 def report(r: DetectResult, plan: DetectPlan) -> str:
-    cores = os.cpu_count() or 1
     threads = (
         f"`TRIBUNAL_CPU_THREADS={r.threads}` each, as `make start` gives them (the cores split among the "
         "registry's enabled detectors)"
@@ -524,17 +523,7 @@ def report(r: DetectResult, plan: DetectPlan) -> str:
         f"{threads}. Detection opened as in the gateway bench (`TRIBUNAL_AUTH_REQUIRED=false`, history in a "
         f"temporary folder) and `TRIBUNAL_DETECT_PER_MINUTE={DETECT_PER_MINUTE}` (raised from 30 so the "
         "bench is never throttled). Requests one at a time from this process, default fusion method. "
-        f"1-minute load average before the run: {r.load_before:.1f} on {cores} cores"
-        + (
-            "."
-            if r.other_cpu is None
-            else f"; processes outside the bench used {r.other_cpu:.0%} of the CPU during it."
-        )
-        + (
-            " That is other work sharing the cores: the latencies are pessimistic; rerun on an idle machine."
-            if r.other_cpu is not None and r.other_cpu > OTHER_CPU_WARNING
-            else ""
-        ),
+        + load_note(r.load_before, r.other_cpu),
     ]
     for name, reason in r.not_ready.items():
         lines.append(f"\n**{name} was not ready** ({reason}): the answers below are degraded without it.")

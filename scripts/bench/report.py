@@ -12,6 +12,23 @@ from tribunal_home import REPO_ROOT
 
 BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 
+# Above this share of the machine's CPU used by other processes during a run, its latencies are suspect.
+OTHER_CPU_WARNING = 0.05
+
+
+def load_note(load_before: float, other_cpu: float | None) -> str:
+    """The sentence every stack bench states about the machine's load, ending in a full stop."""
+    text = f"1-minute load average before the run: {load_before:.1f} on {os.cpu_count()} cores"
+    if other_cpu is None:
+        return text + "."
+    text += f"; processes outside the bench used {other_cpu:.0%} of the CPU during it."
+    if other_cpu > OTHER_CPU_WARNING:
+        text += (
+            " That is other work sharing the cores: the latencies are pessimistic; rerun on an idle machine."
+        )
+    return text
+
+
 _HEADER = """# Benchmarks
 
 Measured by `make bench` on the machine named in each section. Each suite rewrites only its own
