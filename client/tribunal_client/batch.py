@@ -90,13 +90,12 @@ class BatchState:
         temporary.replace(path)  # atomic: an interruption leaves the old state or the new, never half
 
 
-def media_files(folder: Path) -> list[str]:
-    """The images and videos under ``folder`` (by extension), as sorted relative POSIX paths."""
-    return sorted(
-        path.relative_to(folder).as_posix()
-        for path in folder.rglob("*")
-        if path.is_file() and path.suffix.lower() in MEDIA_EXTENSIONS
-    )
+def media_files(folder: Path) -> tuple[list[str], int]:
+    """The images and videos under ``folder`` (by extension), as sorted relative POSIX paths, and how many
+    other files were left out."""
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    names = sorted(p.relative_to(folder).as_posix() for p in files if p.suffix.lower() in MEDIA_EXTENSIONS)
+    return names, len(files) - len(names)
 
 
 def chunks(names: list[str], folder: Path, max_files: int, max_bytes: int) -> Iterator[list[str]]:
@@ -228,12 +227,11 @@ def run_batch(
     """Upload, wait and write the CSV (see the module docstring); the rows written, one per file."""
     if not options.folder.is_dir():
         raise BatchError(f"no such folder: {options.folder}")
-    names = media_files(options.folder)
+    names, others = media_files(options.folder)
     if not names:
         raise BatchError(
             f"no images or videos under {options.folder} (by extension: {', '.join(sorted(MEDIA_EXTENSIONS))})"
         )
-    others = sum(1 for path in options.folder.rglob("*") if path.is_file()) - len(names)
     if others:
         err.write(
             f"tribunal: leaving out {others} file(s) under {options.folder} that are not images or videos "
