@@ -125,6 +125,9 @@ def test_add_model_serve_it_then_remove_model(tmp_path):
     try:
         wait_for(f"{gateway}/health", launcher)
         wait_for(f"http://127.0.0.1:{port}/ready", launcher)
+        # Both detectors, not only the new one: a request sent while metadata_provenance still loads
+        # finds it unavailable (it failed once that way in CI).
+        wait_for(f"http://127.0.0.1:{provenance_port}/ready", launcher)
 
         models = httpx.get(f"{gateway}/models", timeout=10).json()
         listed = {d["name"]: d for d in models["detectors"]}

@@ -16,16 +16,8 @@ from gateway.db.migrate import alembic_config, current_revision, upgrade
 from gateway.db.models import Analysis, Base, DetectorResult, User
 from gateway.registry import REPO_ROOT
 
-TABLES = {
-    "users",
-    "api_keys",
-    "analyses",
-    "detector_results",
-    "feedback",
-    "jobs",
-    "job_items",
-    "alembic_version",
-}
+# Every table the models declare, plus alembic's own: what the migrations must create.
+TABLES = set(Base.metadata.tables) | {"alembic_version"}
 # The tables revision 0001 made: what an upgrade from 0001 must carry over untouched.
 TABLES_0001 = {"users", "api_keys", "analyses", "detector_results"}
 # The newest revision, read from the migration scripts themselves.

@@ -39,16 +39,8 @@ from tribunal_sdk.client import DetectorOutcome, DetectorStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-TABLES = {
-    "users",
-    "api_keys",
-    "analyses",
-    "detector_results",
-    "feedback",
-    "jobs",
-    "job_items",
-    "alembic_version",
-}
+# Every table the models declare, plus alembic's own: what the migrations must create.
+TABLES = set(Base.metadata.tables) | {"alembic_version"}
 PASSWORD = "correct horse battery"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from gateway.db.migrate import upgrade
 from gateway.db.models import Analysis, DetectorResult, utcnow
 from gateway.history.recorder import HistoryEntry, HistoryRecorder
 from gateway.history.retention import HistoryRetention, RetentionPolicy
-from gateway.schemas import DetectionAnswer
+from support.answers import make_answer
 from support.postgres import PostgresServer, running_postgres
 from tribunal_sdk.client import DetectorOutcome, DetectorStatus
 
@@ -42,20 +41,10 @@ def db(server: PostgresServer) -> Iterator[Database]:
 
 
 def entry(filename: str = "p.png", hours_ago: float = 0.0) -> HistoryEntry:
-    answer = DetectionAnswer(
-        id=uuid.uuid4().hex,
-        sha256=secrets.token_hex(32),
-        media_type="image",
+    answer = make_answer(
         verdict="real",
         score_fake=0.2,
-        confidence=0.6,
-        method="average",
-        threshold=0.5,
-        attribution=None,
         detectors=[DetectorOutcome(name="det0", status=DetectorStatus.OK, prob_fake=0.2, elapsed_ms=3.0)],
-        degraded=False,
-        missing=[],
-        warnings=[],
         elapsed_ms=9.0,
     )
     return HistoryEntry(

@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 
+from support.jobs import assert_job_finishes_whole, progress
 from support.media import png_bytes
 from support.stack import detector_entry, running_stack
 
@@ -18,12 +19,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 ITEMS = 40
 KILL_AFTER_DONE = 8
-
-
-def progress(client: httpx.Client, job_id: str) -> dict:
-    response = client.get(f"/jobs/{job_id}")
-    assert response.status_code == 200, response.text
-    return response.json()["progress"]
 
 
 def test_killing_the_gateway_mid_job_loses_and_repeats_nothing(tmp_path):
@@ -59,21 +54,7 @@ def test_killing_the_gateway_mid_job_loses_and_repeats_nothing(tmp_path):
         gateway.start()
         stack.wait_ready(timeout_s=60)
         with httpx.Client(base_url=gateway.url, timeout=30) as client:
-            deadline = time.monotonic() + 120
-            while (state := progress(client, job_id))["queued"] + state["running"]:
-                assert time.monotonic() < deadline, f"the job did not finish after the restart: {state}"
-                time.sleep(0.1)
-            assert state == {
-                "total": ITEMS,
-                "queued": 0,
-                "running": 0,
-                "done": ITEMS,
-                "failed": 0,
-                "cancelled": 0,
-            }
-            results = [row for row in client.get(f"/jobs/{job_id}/results").iter_lines() if row]
-            assert len(results) == ITEMS
-            assert client.get("/history", params={"page_size": 1}).json()["total"] == ITEMS
+            assert_job_finishes_whole(client, job_id, ITEMS)
 
     with sqlite3.connect(database) as connection:
         analyses = dict(connection.execute("SELECT id, request_id FROM analyses").fetchall())

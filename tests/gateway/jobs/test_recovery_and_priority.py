@@ -13,25 +13,19 @@ from gateway.jobs.intake import ItemDraft
 from gateway.jobs.priority import InteractiveGate
 from gateway.jobs.spool import JobSpool
 from gateway.schemas import DetectionAnswer
+from support.answers import make_answer
 
 JOB = "ab" * 16
 
 
 def answer(analysis_id: str) -> DetectionAnswer:
-    return DetectionAnswer(
+    return make_answer(
         id=analysis_id,
         sha256="0" * 64,
-        media_type="image",
         verdict="real",
         score_fake=0.1,
         confidence=0.8,
-        method="average",
-        threshold=0.5,
-        attribution=None,
         detectors=[],
-        degraded=False,
-        missing=[],
-        warnings=[],
         elapsed_ms=1.0,
     )
 
