@@ -29,7 +29,7 @@ from gateway.auth.tokens import TokenService
 from gateway.dashboard import install_dashboard
 from gateway.db.engine import Database
 from gateway.db.migrate import upgrade
-from gateway.detection import DetectionService
+from gateway.detection import DetectionPipeline
 from gateway.drift import WatchedDetections, drift_monitor
 from gateway.errors import install_error_handlers
 from gateway.history.recorder import HistoryRecorder
@@ -82,7 +82,7 @@ def build_gateway(
         settings=settings,
         registry=registry,
         fanout=fanout,
-        service=WatchedDetections(DetectionService(settings, registry, fanout), drift),
+        service=WatchedDetections(DetectionPipeline(settings, registry, fanout), drift),
         metrics=metrics,
         db=db,
         tokens=TokenService(

@@ -1,6 +1,6 @@
 """The detection use-case: validate an upload, ask the right detectors, fuse, answer.
 
-Transport-free: the HTTP routes and the batch-job runner call ``DetectionService.detect`` with bytes.
+Transport-free: the HTTP routes and the batch-job runner call ``DetectionPipeline.detect`` with bytes.
 Every upload takes the same steps (gateway/pipeline/, whose docstring lists them); the plan of its media
 type (``ImagePlan``, ``VideoPlan``) says which detectors get which input and how their answers are fused.
 No step blocks the event loop: decoding, hashing and video inspection run in worker threads, fusion runs
@@ -42,7 +42,7 @@ class DetectionOptions:
     claimed_media_type: str | None = None  # /predict's media_type: checked, never trusted
 
 
-class DetectionService:
+class DetectionPipeline:
     """Runs one detection: the gateway's core, independent of HTTP."""
 
     def __init__(

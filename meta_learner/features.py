@@ -25,15 +25,16 @@ _PROB_CLIP = 1e-4
 
 
 @dataclass(frozen=True)
-class DetectorAnswer:
-    """A usable answer of one detector to one file (abstentions and failures are simply absent)."""
+class DetectorScore:
+    """What the stacker reads of one detector's answer to one file: its P(fake) and class probabilities
+    (abstentions and failures are simply absent)."""
 
     prob_fake: float
     class_probs: Mapping[str, float] | None = None
 
 
 # One file's answers, keyed by detector name; a detector with no usable answer has no key.
-Observation = Mapping[str, DetectorAnswer]
+Observation = Mapping[str, DetectorScore]
 
 
 class FeatureSpec(BaseModel):

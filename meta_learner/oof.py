@@ -30,7 +30,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 from meta_learner import paths
-from meta_learner.features import DetectorAnswer
+from meta_learner.features import DetectorScore
 from meta_learner.query import Fingerprint
 from tribunal_sdk.errors import TribunalError
 from tribunal_sdk.oof_format import OOF_ANSWERS, OOF_FORMAT
@@ -79,11 +79,11 @@ class OofAnswers:
     path: Path
     file_sha256: str  # of the answers file: part of the artifact's training data hash
     folds: int
-    answers: dict[str, DetectorAnswer]
+    answers: dict[str, DetectorScore]
     abstained: int
     listed: frozenset[str]  # every image sha256 the file answers for, abstentions included
 
-    def get(self, sha256: str) -> DetectorAnswer | None:
+    def get(self, sha256: str) -> DetectorScore | None:
         return self.answers.get(sha256)
 
 
@@ -136,7 +136,7 @@ def read_oof_answers(
             "--manifest <the manifest it was trained on>."
         )
     served = set(fingerprint.classes)
-    answers: dict[str, DetectorAnswer] = {}
+    answers: dict[str, DetectorScore] = {}
     abstained = 0
     for answer in data.answers:
         if answer.prob_fake is None:
@@ -151,7 +151,7 @@ def read_oof_answers(
                     f"classes: {sorted(served)}). Run {retrain}"
                 )
             probs = dict(answer.class_probs)
-        answers[answer.sha256] = DetectorAnswer(answer.prob_fake, probs)
+        answers[answer.sha256] = DetectorScore(answer.prob_fake, probs)
     return OofAnswers(
         detector=name,
         path=path,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from tqdm import tqdm
 
 from meta_learner.dataset import BenchmarkItem
-from meta_learner.features import DetectorAnswer, Observation, attribution_classes
+from meta_learner.features import DetectorScore, Observation, attribution_classes
 from tribunal_sdk.client import DetectorEndpoint, DetectorOutcome, DetectorStatus, FanoutClient, ProbeResult
 
 
@@ -66,10 +66,10 @@ class CachedAnswer(BaseModel):
     class_probs: dict[str, float] | None = None
     reason: str | None = None
 
-    def usable(self) -> DetectorAnswer | None:
+    def usable(self) -> DetectorScore | None:
         if self.status != DetectorStatus.OK or self.prob_fake is None:
             return None
-        return DetectorAnswer(self.prob_fake, self.class_probs)
+        return DetectorScore(self.prob_fake, self.class_probs)
 
 
 class FeatureCache:
@@ -245,7 +245,7 @@ def read_observations(
     observations: list[Observation] = []
     uncached: Counter[str] = Counter()
     for sha in shas:
-        observation: dict[str, DetectorAnswer] = {}
+        observation: dict[str, DetectorScore] = {}
         for fingerprint in fingerprints:
             cached = cache.get(sha, fingerprint.name, fingerprint.key)
             if cached is None:

@@ -60,7 +60,7 @@ from meta_learner.dataset import (
     read_manifest,
     training_data_hash,
 )
-from meta_learner.features import DetectorAnswer, FeatureSpec, Observation
+from meta_learner.features import DetectorScore, FeatureSpec, Observation
 from meta_learner.oof import OofAnswers, OofError, oof_path, read_oof_answers
 from meta_learner.query import FeatureCache, Fingerprint, collect, probe_all, read_observations
 from meta_learner.report import headline, write_report
@@ -433,7 +433,7 @@ async def _retrain_on_corpus(
         say(f"note: images without a cached live answer (treated as missing): {dict(uncached)}")
     observations: list[Observation] = []
     for sha, answered in zip(shas, live, strict=True):
-        row: dict[str, DetectorAnswer] = dict(answered)
+        row: dict[str, DetectorScore] = dict(answered)
         for name, answers in plan.oof.items():
             answer = answers.get(sha)
             if answer is not None:

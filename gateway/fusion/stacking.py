@@ -46,7 +46,7 @@ from meta_learner.artifacts import (
     pointer_path,
     read_manifest,
 )
-from meta_learner.features import DetectorAnswer
+from meta_learner.features import DetectorScore
 
 log = logging.getLogger("gateway.fusion.stacking")
 
@@ -78,9 +78,7 @@ class DeployedMetaLearner:
         self.notes = tuple(notes)  # e.g. "a newer version failed to load"
 
     def fuse(self, votes: Sequence[Vote], ctx: FusionContext) -> FusionResult:
-        observation = {
-            v.detector: DetectorAnswer(v.prob_fake, ctx.class_probs.get(v.detector)) for v in votes
-        }
+        observation = {v.detector: DetectorScore(v.prob_fake, ctx.class_probs.get(v.detector)) for v in votes}
         score = float(self.artifact.predict([observation])[0])
         warnings = self.notes + tuple(self.artifact.version_warnings(ctx.versions))
         return FusionResult(

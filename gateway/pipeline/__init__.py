@@ -1,6 +1,6 @@
 """The detection pipeline's steps, shared by every media type; a plan per media type says what differs.
 
-``DetectionService.detect`` (gateway/detection.py) runs them in this order:
+``DetectionPipeline.detect`` (gateway/detection.py) runs them in this order:
 
     upload.py      check_upload: byte cap, sniff (once), an image's header and pixel cap
     plan.py        the media type's plan (image.py, video.py): admitted(), fingerprint() (sha256)

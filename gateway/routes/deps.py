@@ -33,7 +33,7 @@ from gateway.auth.identity import ANONYMOUS, Identity
 from gateway.auth.signin_limits import SignInLimits
 from gateway.auth.tokens import TokenService
 from gateway.db.engine import Database
-from gateway.detection import DetectionService
+from gateway.detection import DetectionPipeline
 from gateway.history.recorder import HistoryRecorder, RequestHistory
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
@@ -49,7 +49,7 @@ class Gateway:
     settings: GatewaySettings
     registry: Registry
     fanout: FanoutClient
-    service: DetectionService
+    service: DetectionPipeline
     metrics: GatewayMetrics
     db: Database
     tokens: TokenService

@@ -73,7 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-class DetectorService:
+class DetectorHost:
     """Wires one Detector to its batcher, load state and metrics. One instance per process."""
 
     def __init__(self, detector: Detector, settings: ServiceSettings):
@@ -178,7 +178,7 @@ def create_app(detector: Detector, settings: ServiceSettings | None = None) -> F
     """Build the FastAPI app serving ``detector`` with the Tribunal detector contract."""
     settings = settings or ServiceSettings()
     tune_allocator()  # before the worker threads start: they share the capped arenas
-    service = DetectorService(detector, settings)
+    service = DetectorHost(detector, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

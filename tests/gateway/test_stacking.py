@@ -90,9 +90,9 @@ def test_stacking_uses_the_deployed_model_and_names_its_version(tmp_path):
     assert (fake.verdict, real.verdict) == ("fake", "real")
     # The prediction is exactly the artifact's on the same observation: votes present, others missing.
     loaded = artifacts.load_deployed(tmp_path, "image")
-    from meta_learner.features import DetectorAnswer
+    from meta_learner.features import DetectorScore
 
-    expected = loaded.predict([{"strong": DetectorAnswer(0.95), "weak": DetectorAnswer(0.8)}])[0]
+    expected = loaded.predict([{"strong": DetectorScore(0.95), "weak": DetectorScore(0.8)}])[0]
     assert fake.score_fake == pytest.approx(expected)
 
 

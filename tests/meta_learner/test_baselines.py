@@ -7,15 +7,15 @@ import pytest
 
 from gateway.fusion import FusionContext, Vote, get_strategy
 from meta_learner import baselines
-from meta_learner.features import DetectorAnswer
+from meta_learner.features import DetectorScore
 from meta_learner.report import headline
 from meta_learner.train import TrainConfig, TrainingError, train
 from scripts.retrain import BASELINE_FUSIONS, gateway_fusions
 from support.meta_learning import synthetic_data
 
 ROWS = [
-    {"a": DetectorAnswer(0.9), "b": DetectorAnswer(0.3)},
-    {"a": DetectorAnswer(0.2)},
+    {"a": DetectorScore(0.9), "b": DetectorScore(0.3)},
+    {"a": DetectorScore(0.2)},
     {},  # every detector abstained or failed
 ]
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from meta_learner.features import DetectorAnswer, FeatureSpec, attribution_classes, encode
+from meta_learner.features import DetectorScore, FeatureSpec, attribution_classes, encode
 
 SPEC = FeatureSpec(media_type="image", detectors=["a", "attr"], classes={"attr": ["flux", "sim"]})
 
@@ -20,9 +20,9 @@ def test_encode_logits_classes_and_missing_indicators():
     rows = encode(
         SPEC,
         [
-            {"a": DetectorAnswer(0.8), "attr": DetectorAnswer(0.6, {"real": 0.4, "flux": 0.5, "sim": 0.1})},
-            {"attr": DetectorAnswer(0.5)},  # a missing; attr gave no class probabilities
-            {"a": DetectorAnswer(1.0)},  # a certain score stays finite
+            {"a": DetectorScore(0.8), "attr": DetectorScore(0.6, {"real": 0.4, "flux": 0.5, "sim": 0.1})},
+            {"attr": DetectorScore(0.5)},  # a missing; attr gave no class probabilities
+            {"a": DetectorScore(1.0)},  # a certain score stays finite
         ],
     )
     assert rows[0] == pytest.approx([math.log(4), 0, math.log(1.5), 0, 0.5, 0.1])

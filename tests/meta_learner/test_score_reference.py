@@ -14,7 +14,7 @@ from gateway.settings import GatewaySettings
 from meta_learner import artifacts
 from meta_learner.artifacts import REFERENCE_BINS, ScoreHistogram, ScoreReference, score_bin
 from meta_learner.dataset import read_manifest
-from meta_learner.features import DetectorAnswer
+from meta_learner.features import DetectorScore
 from meta_learner.train import TrainConfig
 from scripts.retrain import RetrainOptions, retrain
 from support.meta_learning import write_oof_file, write_tiny_corpus
@@ -45,7 +45,7 @@ def test_a_reference_with_the_wrong_bin_count_is_refused():
 
 
 def test_reference_from_rows_leaves_rows_nobody_answered_out_of_the_fusions():
-    rows = [{"a": DetectorAnswer(0.9)}, {}, {"a": DetectorAnswer(0.2), "b": DetectorAnswer(0.4)}]
+    rows = [{"a": DetectorScore(0.9)}, {}, {"a": DetectorScore(0.2), "b": DetectorScore(0.4)}]
     reference = artifacts.reference_from_rows("t", ["a", "b"], rows, {"average": [0.9, 0.5, 0.3]})
     assert reference.detectors["a"].size == 2 and reference.detectors["a"].abstained == 1
     assert reference.detectors["b"].size == 1 and reference.detectors["b"].abstained == 2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from meta_learner.classifiers import UnknownClassifier, classifier_names, get_classifier
-from meta_learner.features import DetectorAnswer, encode
+from meta_learner.features import DetectorScore, encode
 from meta_learner.metrics import evaluate, expected_calibration_error, log_loss
 from meta_learner.train import TrainConfig, TrainingError, dropout_augment, train
 from scripts.retrain import gateway_fusions
@@ -33,7 +33,7 @@ def test_all_nine_candidates_are_registered():
 
 
 def test_dropout_keeps_the_originals_and_at_least_one_detector_per_copy():
-    a, b = DetectorAnswer(0.9), DetectorAnswer(0.2)
+    a, b = DetectorScore(0.9), DetectorScore(0.2)
     observations = [{"a": a, "b": b}, {"a": a}]
     out, origin = dropout_augment(observations, copies=50, rate=0.9, rng=np.random.default_rng(0))
     assert out[:2] == observations and origin.tolist()[:2] == [0, 1]

@@ -10,7 +10,7 @@ import numpy as np
 from meta_learner import artifacts
 from meta_learner.calibration import Calibrator
 from meta_learner.classifiers import get_classifier
-from meta_learner.features import DetectorAnswer, FeatureSpec, Observation, encode
+from meta_learner.features import DetectorScore, FeatureSpec, Observation, encode
 from meta_learner.train import TrainingData
 
 
@@ -29,14 +29,14 @@ def synthetic_data(n: int = 240, seed: int = 0, metadata_rate: float = 0.1) -> T
         attr = sigmoid(1.2 * sign + rng.normal(0, 1.0))
         flux_share = rng.uniform(0.5, 0.9)
         observation = {
-            "strong": DetectorAnswer(sigmoid(2.0 * sign + rng.normal(0, 1.0))),
-            "weak": DetectorAnswer(sigmoid(0.6 * sign + rng.normal(0, 1.0))),
-            "attr": DetectorAnswer(
+            "strong": DetectorScore(sigmoid(2.0 * sign + rng.normal(0, 1.0))),
+            "weak": DetectorScore(sigmoid(0.6 * sign + rng.normal(0, 1.0))),
+            "attr": DetectorScore(
                 attr, {"real": 1 - attr, "flux": attr * flux_share, "sim": attr * (1 - flux_share)}
             ),
         }
         if rng.random() < metadata_rate:
-            observation["meta"] = DetectorAnswer(0.97 if y else 0.2)
+            observation["meta"] = DetectorScore(0.97 if y else 0.2)
         observations.append(observation)
     splits = rng.choice(["train", "val", "test"], n, p=[0.3, 0.4, 0.3])
     spec = FeatureSpec(
