@@ -1,6 +1,8 @@
 """Frozen-backbone features of the corpus, computed once through the detector's own view and cached.
 
-For every stored image we keep the spatial mean of all seven block stages' outputs and of the 1280-d
+Two views of each stored image: ``whole`` (what the detector sees at request time, one crop resized)
+and ``zoom`` (its top-left 70 % square resized: training rows only, see ``views.zoom_crop``). For every
+stored image and view we keep the spatial mean of all seven block stages' outputs and of the 1280-d
 head conv (RGB stream only), so every candidate head (any subset of stages) reads its columns from one
 cached matrix, and a second training run costs nothing.
 """
@@ -15,13 +17,15 @@ import torch
 from PIL import Image
 
 from detectors.attribution_cnn.model import HEAD_CHANNELS, VARIANT_STAGE_CHANNELS, MultiStageBackbone
-from detectors.attribution_cnn.preprocess import training_tensor
+from detectors.attribution_cnn.preprocess import training_tensor, zoom_tensor
 from detectors.common.corpus_training import CorpusSet, cached_features
 from detectors.common.efficientnet_lite import VARIANTS
 
 ALL_STAGES = (0, 1, 2, 3, 4, 5, 6)
 # Bump when the view or the backbone changes, so cached features are computed again.
 FEATURES_VERSION = "1"
+# view name -> how a stored corpus image becomes the model's input tensor
+VIEWS = {"whole": training_tensor, "zoom": zoom_tensor}
 
 
 def pooled_dim(variant: str = "lite0") -> int:
@@ -44,8 +48,9 @@ def pooled_features(backbone: MultiStageBackbone, batch: torch.Tensor) -> np.nda
     return torch.cat(backbone.all_pooled(batch), dim=1).float().cpu().numpy()
 
 
-def cache_name(variant: str) -> str:
-    return f"attribution_cnn_{variant}_{VARIANTS[variant].input_size}_v{FEATURES_VERSION}"
+def cache_name(variant: str, view: str = "whole") -> str:
+    name = f"attribution_cnn_{variant}_{VARIANTS[variant].input_size}_v{FEATURES_VERSION}"
+    return name if view == "whole" else f"{name}_{view}"
 
 
 def corpus_features(
@@ -54,15 +59,19 @@ def corpus_features(
     device: torch.device | str = "cpu",
     cache_dir: Path | None = None,
     batch_size: int = 16,
+    view: str = "whole",
 ) -> np.ndarray:
-    """N x pooled_dim features of every corpus image, whole stored crop resized to the variant's input."""
+    """N x pooled_dim features of every corpus image through ``view`` (a key of ``VIEWS``)."""
     size = VARIANTS[variant].input_size
+    tensor = VIEWS[view]
     backbone: MultiStageBackbone | None = None
 
     def compute(images: list[Image.Image]) -> np.ndarray:
         nonlocal backbone
         if backbone is None:  # built only when something is not cached yet
             backbone = MultiStageBackbone(variant, pretrained=True).eval().to(device)
-        return pooled_features(backbone, torch.stack([training_tensor(im, size) for im in images]))
+        return pooled_features(backbone, torch.stack([tensor(im, size) for im in images]))
 
-    return cached_features(corpus, cache_name(variant), compute, cache_dir=cache_dir, batch_size=batch_size)
+    return cached_features(
+        corpus, cache_name(variant, view), compute, cache_dir=cache_dir, batch_size=batch_size
+    )

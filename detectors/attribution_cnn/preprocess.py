@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from detectors.common.efficientnet_lite import MEAN, STD
-from detectors.common.views import Box, model_view, whole_crop
+from detectors.common.views import Box, model_view, whole_crop, zoom_crop
 
 # Lite0's input; a Lite1 or Lite2 model uses its own (240, 260), read from the weights' config.
 INPUT_SIZE = 224
@@ -36,3 +36,8 @@ def view_tensor(image: Image.Image, box: Box, size: int = INPUT_SIZE) -> torch.T
 def training_tensor(image: Image.Image, size: int = INPUT_SIZE) -> torch.Tensor:
     """What training feeds for one stored corpus image: the whole (square) crop, resized."""
     return view_tensor(image, whole_crop(image), size)
+
+
+def zoom_tensor(image: Image.Image, size: int = INPUT_SIZE) -> torch.Tensor:
+    """The training augmentation's view of a stored corpus image: its top-left zoom crop, resized."""
+    return view_tensor(image, zoom_crop(image), size)

@@ -119,6 +119,16 @@ def cached_features(
     return np.stack([known[r.sha256] for r in corpus.rows])
 
 
+def training_rows(
+    x: np.ndarray, extra: np.ndarray | None, labels: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training matrix of ``rows``: their features, then (if any) their augmented-view features,
+    each with its image's label (``extra`` holds one augmented row per image, aligned with ``x``)."""
+    if extra is None:
+        return x[rows], labels[rows]
+    return np.concatenate([x[rows], extra[rows]]), np.concatenate([labels[rows], labels[rows]])
+
+
 def out_of_fold(
     folds: np.ndarray, fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], width: int | None = None
 ) -> np.ndarray:

@@ -102,6 +102,24 @@ def whole_crop(image: Image.Image) -> Box:
     return crop_boxes(image.width, image.height, count=1, side=max(image.size))[0]
 
 
+# The closer look training adds beside each whole stored crop: its top-left square of 70 % of the side.
+ZOOM_SHARE = 0.7
+
+
+def zoom_crop(image: Image.Image, share: float = ZOOM_SHARE) -> Box:
+    """A training augmentation: a square of ``share`` of the shorter side from the top-left corner.
+
+    Resized to the model input like the whole crop, it shows the model the image's content about 1.4x
+    larger, as it meets it in a 512-px window of an upload larger than the stored crop. As extra
+    training rows (never as a request-time view) it raised leave-source-out ROC-AUC at the same head
+    from 0.864 to 0.875 for the attribution probe and from 0.858 to 0.867 for clip_universal's (issue
+    12; mirror, half-size and JPEG q75 copies on top added no more).
+    """
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    return Box(0, 0, max(1, round(share * min(image.size))))
+
+
 def place_maps(
     maps: list[np.ndarray], boxes: list[Box], width: int, height: int, max_side: int = 512
 ) -> np.ndarray:

@@ -17,8 +17,14 @@ from detectors.attribution_cnn.model import (
     read_meta,
     save_weights,
 )
-from detectors.attribution_cnn.preprocess import INPUT_SIZE, to_tensor, training_tensor, view_tensor
-from detectors.common.views import crop_boxes
+from detectors.attribution_cnn.preprocess import (
+    INPUT_SIZE,
+    to_tensor,
+    training_tensor,
+    view_tensor,
+    zoom_tensor,
+)
+from detectors.common.views import Box, crop_boxes, zoom_crop
 
 
 def _gradient(width=300, height=200) -> Image.Image:
@@ -164,3 +170,12 @@ def test_crop_heatmap_averages_overlapping_crops_over_the_whole_image():
     # Weights scale each crop's map.
     weighted = crop_heatmap(maps, boxes, (1024, 1024), weights=[1.0, 0.0, 0.0, 0.0, 0.0])
     assert weighted[0, 0] == 0 and weighted[256, 256] == pytest.approx(1.0)
+
+
+def test_the_zoom_augmentation_is_the_top_left_seventy_percent_square_resized():
+    image = Image.fromarray(np.random.default_rng(3).integers(0, 255, (400, 500, 3), dtype=np.uint8))
+    assert zoom_crop(image) == Box(0, 0, 280)
+    expected = to_tensor(image.crop((0, 0, 280, 280)).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR))
+    assert torch.equal(zoom_tensor(image), expected)
+    with pytest.raises(ValueError, match="share"):
+        zoom_crop(image, 0.0)

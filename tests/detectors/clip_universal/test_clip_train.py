@@ -44,3 +44,6 @@ def test_training_writes_a_pinned_head_oof_answers_and_a_card(tmp_path):
     assert card.index("Leave-source-out") < card.index("## Data")
     assert f"{metrics['out_of_fold']['roc_auc']:.3f}" in card and "ECE" in card and file_sha256(head) in card
     assert metrics["checks"]["format_gap_mean"] < 0.05
+    # The zoom crops were extra training rows, cached beside the manifest next to the whole-crop features.
+    assert metrics["augment"] == "zoom" and "zoom crop" in card
+    assert (manifest.parent / ".features" / "clip_universal_lite0_v1_zoom.npz").is_file()

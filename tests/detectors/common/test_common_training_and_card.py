@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from detectors.common.corpus_training import training_rows
 from detectors.common.evaluation import evaluate
 from detectors.common.model_card import ModelCard
 from detectors.common.training import SpecEditError, pin_weight, seed_everything, set_spec_classes
@@ -74,3 +75,13 @@ def test_model_card_renders_measured_figures(tmp_path):
     assert "| real | 1 | 0 |" in text  # confusion row for real: 1 right, 0 called flux
     assert "**not met**" in text  # macro-F1 0.667 < 0.8
     assert "test, jpeg_q65" in text and "2.00 MB" in text
+
+
+def test_augmented_training_rows_repeat_each_image_label():
+    x, extra = np.arange(8.0).reshape(4, 2), -np.arange(8.0).reshape(4, 2)
+    labels = np.array([0, 1, 2, 3])
+    rows = np.array([1, 3])
+    xs, ys = training_rows(x, extra, labels, rows)
+    assert xs.tolist() == [[2, 3], [6, 7], [-2, -3], [-6, -7]] and ys.tolist() == [1, 3, 1, 3]
+    xs, ys = training_rows(x, None, labels, rows)
+    assert xs.tolist() == [[2, 3], [6, 7]] and ys.tolist() == [1, 3]
