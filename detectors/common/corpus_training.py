@@ -11,6 +11,7 @@ answer of the final model on its own training images would be over-confident.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from benchmark.corpus import DEFAULT_IMPORTED, CorpusRow, read_imported
 from benchmark.manifest import ManifestError
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, table
-from detectors.common.training import progress
+from detectors.common.training import DEFAULT_SEED, progress
 from tribunal_sdk.oof_format import OOF_FORMAT
 from tribunal_sdk.taxonomy import REAL
 
@@ -117,6 +118,29 @@ def cached_features(
         np.savez(tmp, **known)
         tmp.replace(path)
     return np.stack([known[r.sha256] for r in corpus.rows])
+
+
+def corpus_parser(doc: str, detector_dir: Path) -> argparse.ArgumentParser:
+    """The command line every corpus-trained detector's ``train.py`` shares (``make train-detector``):
+    ``--corpus``, ``--out``, ``--spec``, ``--cache-dir`` and ``--seed``; each adds its own choices."""
+    parser = argparse.ArgumentParser(description=doc.strip().split("\n")[0])
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_IMPORTED,
+        help="the imported manifest (make benchmark CORPUS=...)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=detector_dir / "weights", help="where the weights, card and answers go"
+    )
+    parser.add_argument(
+        "--spec", type=Path, default=detector_dir / "detector.yaml", help="detector.yaml to pin"
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="feature cache (default: .features beside the manifest)"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    return parser
 
 
 def training_rows(

@@ -110,10 +110,10 @@ def zoom_crop(image: Image.Image, share: float = ZOOM_SHARE) -> Box:
     """A training augmentation: a square of ``share`` of the shorter side from the top-left corner.
 
     Resized to the model input like the whole crop, it shows the model the image's content about 1.4x
-    larger, as it meets it in a 512-px window of an upload larger than the stored crop. As extra
-    training rows (never as a request-time view) it raised leave-source-out ROC-AUC at the same head
-    from 0.864 to 0.875 for the attribution probe and from 0.858 to 0.867 for clip_universal's (issue
-    12; mirror, half-size and JPEG q75 copies on top added no more).
+    larger. As extra training rows (``--augment zoom``; never a request-time view) it raised
+    leave-source-out ROC-AUC at the same head (attribution 0.864 to 0.875, clip_universal 0.858 to
+    0.867) but lowered it on the held-out package images sent whole (by 0.013 to 0.018), so the
+    default training leaves it out (issue 12; the model cards give the figures).
     """
     if not 0.0 < share <= 1.0:
         raise ValueError(f"share must be in (0, 1], got {share}")

@@ -37,13 +37,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from benchmark.corpus import DEFAULT_IMPORTED
 from detectors.common.calibration import PlattScaler
 from detectors.common.corpus_training import (
     MIN_REPORTED,
     CorpusSet,
     OofReport,
     cached_features,
+    corpus_parser,
     oof_report,
     out_of_fold,
     report_markdown,
@@ -51,7 +51,7 @@ from detectors.common.corpus_training import (
 )
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
 from detectors.common.model_card import fmt, shown_path, table
-from detectors.common.training import DEFAULT_SEED, pin_weight, seed_everything
+from detectors.common.training import pin_weight, seed_everything
 from detectors.fft_spectral.detector import WEIGHTS_FILE
 from detectors.fft_spectral.model import SpectralModel, load_bundle, log_odds, save_bundle
 from detectors.fft_spectral.spectral import (
@@ -436,24 +436,7 @@ def train_family_hint(corpus: CorpusSet, table: CropTable, best: Candidate, seed
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--corpus",
-        type=Path,
-        default=DEFAULT_IMPORTED,
-        help="the imported manifest (make benchmark CORPUS=...)",
-    )
-    parser.add_argument(
-        "--out", type=Path, default=DETECTOR_DIR / "weights", help="where the bundle, card and answers go"
-    )
-    parser.add_argument(
-        "--spec", type=Path, default=DETECTOR_DIR / "detector.yaml", help="detector.yaml to pin"
-    )
-    parser.add_argument(
-        "--cache-dir", type=Path, default=None, help="feature cache (default: .features beside the manifest)"
-    )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args(argv)
+    args = corpus_parser(__doc__, DETECTOR_DIR).parse_args(argv)
     # One thread for OpenMP (boosting) and BLAS: on a machine whose cores are busy with other training,
     # the boosted trees' OpenMP pool spun ~4x slower with two threads than with one.
     with threadpool_limits(limits=1):

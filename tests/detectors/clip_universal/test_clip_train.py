@@ -22,7 +22,10 @@ def test_training_writes_a_pinned_head_oof_answers_and_a_card(tmp_path):
     out = tmp_path / "weights"
 
     train.main(
-        ["--corpus", str(manifest), "--out", str(out), "--spec", str(spec), "--backbone-sets", "lite0"]
+        [
+            *["--corpus", str(manifest), "--out", str(out), "--spec", str(spec)],
+            *["--backbone-sets", "lite0", "--augment", "zoom"],
+        ]
     )
 
     head = out / "probe_efficientnet_lite0.pth"
