@@ -192,7 +192,7 @@ def check_end_to_end(net: AttributionNet, corpus: CorpusSet, expected: np.ndarra
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = corpus_parser(__doc__, DETECTOR_DIR)
+    parser = corpus_parser(__doc__, DETECTOR_DIR, augment=True)
     parser.add_argument(
         "--variants",
         default="lite1",
@@ -200,14 +200,6 @@ def main(argv: list[str] | None = None) -> None:
         # head at about Lite0's cost per crop (Lite2: 1.7x), and clip_universal reads Lite0 + Lite2, so Lite1 also
         # gives the ensemble a backbone of its own (see the model card).
         help="backbones to try, comma-separated: lite0, lite1, lite2 (default lite1: see the model card)",
-    )
-    parser.add_argument(
-        "--augment",
-        choices=("none", "zoom"),
-        default="none",
-        # Off by default: zoom rows raised leave-source-out ROC-AUC (0.864 to 0.875 at C=0.003) but
-        # lowered it on the held-out package images sent whole (0.848 to 0.830 at C=0.001; the card).
-        help="extra training rows per image: zoom (its top-left 70%% square) or none",
     )
     parser.add_argument("--weightings", default=",".join(WEIGHTINGS), help="class weightings to try")
     parser.add_argument(

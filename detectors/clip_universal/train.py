@@ -159,19 +159,11 @@ def checks(model: LinearProbe, corpus: CorpusSet, seed: int) -> dict[str, object
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = corpus_parser(__doc__, DETECTOR_DIR)
+    parser = corpus_parser(__doc__, DETECTOR_DIR, augment=True)
     parser.add_argument(
         "--backbone-sets",
         default=";".join(",".join(s) for s in BACKBONE_SETS),
         help="candidate backbone sets, e.g. 'lite0;lite0,lite2'",
-    )
-    parser.add_argument(
-        "--augment",
-        choices=("none", "zoom"),
-        default="none",
-        # Off by default: zoom rows added 0.008 to 0.010 leave-source-out ROC-AUC but cost 0.013 to
-        # 0.017 on the held-out package images sent whole (see the card).
-        help="extra training rows per image: zoom (its top-left 70%% square) or none",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
     args = parser.parse_args(argv)
