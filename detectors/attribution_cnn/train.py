@@ -35,6 +35,7 @@ from detectors.attribution_cnn.preprocess import training_tensor
 from detectors.common.calibration import fit_temperature, softmax, softmax_nll
 from detectors.common.corpus_training import (
     CorpusSet,
+    balance_subsets,
     corpus_parser,
     oof_report,
     out_of_fold,
@@ -56,7 +57,6 @@ from tribunal_sdk.media import file_sha256
 from tribunal_sdk.oof_format import OOF_ANSWERS
 
 DETECTOR_DIR = Path(__file__).resolve().parent
-COMMAND = "make benchmark CORPUS=../shared/corpus/manifest.csv && make train-detector NAME=attribution_cnn"
 # The spatial means of every block stage and of the head conv (stages 2-6 only scored the same, +-0.001).
 STAGES = ALL_STAGES
 # scikit-learn's C: inverse L2 strength on standardised features (the lead's probe used ~0.01).
@@ -119,15 +119,17 @@ def score_candidate(
     weighting: str,
     c: float,
     augmented: np.ndarray | None = None,
+    subsets: np.ndarray | None = None,
 ) -> Candidate:
-    """One head's out-of-fold figures; ``augmented`` (rows aligned with ``features``) adds training rows."""
+    """One head's out-of-fold figures; ``augmented`` (rows aligned with ``features``) adds training rows;
+    with ``subsets``, real and AI weigh the same within each subset (corpus_training.subset_balance)."""
     columns = stage_columns(stages, variant)
     x = features[:, columns]
     extra = None if augmented is None else augmented[:, columns]
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        xs, ys = training_rows(x, extra, labels, train)
-        head = fit_linear_head(xs, ys, n_classes, c, weighting)
+        xs, ys, ss = training_rows(x, extra, labels, train, subsets)
+        head = fit_linear_head(xs, ys, n_classes, c, weighting, subsets=ss)
         return head_logits(head, x[test])
 
     logits = out_of_fold(corpus.folds, fit_predict, width=n_classes)
@@ -244,7 +246,16 @@ def main(argv: list[str] | None = None) -> None:
         for weighting in weightings:
             for c in grid:
                 cand = score_candidate(
-                    corpus, feats, labels, len(classes), variant, STAGES, weighting, c, augmented[variant]
+                    corpus,
+                    feats,
+                    labels,
+                    len(classes),
+                    variant,
+                    STAGES,
+                    weighting,
+                    c,
+                    augmented[variant],
+                    subsets=balance_subsets(args, corpus),
                 )
                 candidates.append(cand)
                 print(
@@ -279,10 +290,14 @@ def main(argv: list[str] | None = None) -> None:
     columns = stage_columns(best.stages, best.variant)
     x_all = features[best.variant][:, columns]
     extra_all = augmented[best.variant]
-    xs, ys = training_rows(
-        x_all, None if extra_all is None else extra_all[:, columns], labels, np.arange(len(corpus))
+    xs, ys, subsets = training_rows(
+        x_all,
+        None if extra_all is None else extra_all[:, columns],
+        labels,
+        np.arange(len(corpus)),
+        balance_subsets(args, corpus),
     )
-    head = fit_linear_head(xs, ys, len(classes), best.c, best.weighting)
+    head = fit_linear_head(xs, ys, len(classes), best.c, best.weighting, subsets=subsets)
     net = AttributionNet(config, classes, pretrained=False)
     net.head.load_state_dict(head.state_dict())
     net.temperature.fill_(temperature)
@@ -292,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         "c": best.c,
         "weighting": best.weighting,
         "augment": args.augment,
+        "balance": args.balance,
         "seed": args.seed,
         "corpus_manifest_sha256": corpus.manifest_sha256(),
         "images": len(corpus),
@@ -314,6 +330,7 @@ def main(argv: list[str] | None = None) -> None:
         "input_size": config.input_size,
         "feature_dim": config.feature_dim(),
         "augment": args.augment,
+        "balance": args.balance,
     }
     card = render_card(
         corpus=corpus,
@@ -326,9 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         multiclass_t=multiclass_t,
         weights=(weights_path.name, weights_path.stat().st_size, sha),
         timings=timings,
-        command=COMMAND,
     )
-    (args.out / "MODEL_CARD.md").write_text(card)
+    card.write(args.out)
     metrics = {
         "evaluation": "leave-source-out out-of-fold (the corpus's folds), calibrated",
         "corpus": {

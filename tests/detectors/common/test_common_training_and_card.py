@@ -1,12 +1,11 @@
-"""detectors.common.training (seeding, pinning) and model_card (rendering)."""
+"""detectors.common.training (seeding, pinning), corpus_training (row weights) and model_card (the card writer)."""
 
 import numpy as np
 import pytest
 import torch
 
-from detectors.common.corpus_training import training_rows
-from detectors.common.evaluation import evaluate
-from detectors.common.model_card import ModelCard
+from detectors.common.corpus_training import CorpusSet, oof_report, subset_balance, training_rows
+from detectors.common.model_card import CorpusModelCard, Target
 from detectors.common.training import SpecEditError, pin_weight, seed_everything, set_spec_classes
 
 SPEC = """name: x
@@ -47,41 +46,89 @@ def test_seed_everything_is_reproducible():
     assert (np.random.rand(), torch.rand(1).item()) == a
 
 
-def test_model_card_renders_measured_figures(tmp_path):
-    classes = ["real", "flux"]
-    test = evaluate(
-        "test",
-        classes,
-        [0, 1, 1],
-        probs=np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]),
-        sources=["c", "f", "f"],
+def _toy_corpus(tmp_path) -> CorpusSet:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path,label\n")  # the card shows its path and sha256 only
+    n = 24
+    y = np.array([0, 1] * (n // 2))
+    return CorpusSet(
+        manifest=manifest,
+        rows=list(range(n)),  # only counted
+        y=y,
+        folds=np.arange(n) % 3,
+        sources=np.array([f"s{i % 6}" for i in range(n)]),
+        families=np.where(y == 1, "flux", "real"),
+        class_names=np.where(y == 1, "flux", "real"),
+        subsets=np.array(["general"] * n),
     )
-    card = ModelCard(
-        title="toy card",
+
+
+def test_corpus_model_card_leads_with_leave_source_out_and_judges_targets(tmp_path):
+    corpus = _toy_corpus(tmp_path)
+    prob = np.where(corpus.y == 1, 0.7, 0.4)
+    prob[:4] = [0.9, 0.2, 0.6, 0.1]  # two real images called AI: ROC-AUC below 1
+    report = oof_report(corpus, prob)
+    card = CorpusModelCard(
+        detector="toy_detector",
         summary="A toy.",
-        command="make train-detector NAME=toy",
-        data="three images",
+        corpus=corpus,
+        report=report,
+        results=[("Family hint", "hint table")],
+        targets=[Target("top-1 among AI images", 0.3, 0.5)],
         method="a method",
-        test=test,
-        robustness=[evaluate("test, jpeg_q65", classes, [0, 1, 1], probs=np.array([[0.5, 0.5]] * 3))],
-        targets={"macro-F1": (test.attribution.macro_f1, 0.8)},
+        design="a design",
+        checks=["**Format-blind.** gap 0.01"],
         weights=[("toy.safetensors", 2_000_000, "f" * 64)],
+        timings={"features": 3.0, "total": 12.0},
+        weak=["a weak point"],
+        previous="old test ROC-AUC 0.999 (in-distribution)",
     )
-    path = tmp_path / "MODEL_CARD.md"
-    card.write(path)
-    text = path.read_text()
-    assert "# toy card" in text and "make train-detector NAME=toy" in text
-    assert "| test | 3 | 1.000 | 0.667 |" in text  # n, ROC-AUC, accuracy of the test row
-    assert "| real | 1 | 0 |" in text  # confusion row for real: 1 right, 0 called flux
-    assert "**not met**" in text  # macro-F1 0.667 < 0.8
-    assert "test, jpeg_q65" in text and "2.00 MB" in text
+    text = card.write(tmp_path / "weights").read_text()
+    assert text.startswith("# toy_detector: model card")
+    order = ["Leave-source-out", "### Targets (issue 12)", "### Family hint", "## Data", "## Method"]
+    order += ["## Checks", "## How to reproduce", "## Weights", "## What is weak", "## Old in-distribution"]
+    positions = [text.index(heading) for heading in order]
+    assert positions == sorted(positions)
+    assert f"| 24 | {report.roc_auc:.3f} |" in text and "| 0 | 4 | 4 | 2 |" in text  # headline, a fold
+    assert (
+        "make train-detector NAME=toy_detector" in text and "python -m detectors.toy_detector.train" in text
+    )
+    assert "| top-1 among AI images | 0.300 | >= 0.500 | **not met** |" in text
+    # 12 flux images: shown in the family table, marked (few), and not judged against a target
+    assert "| flux (few) | 12 |" in text and "ROC-AUC flux vs all real" not in text
+    assert "Targets not met out-of-fold: top-1 among AI images 0.300" in text and "- a weak point" in text
+    assert "2.00 MB" in text and "f" * 64 in text and "(this run read them from that cache)" in text
 
 
-def test_augmented_training_rows_repeat_each_image_label():
+def test_augmented_training_rows_repeat_each_image_label_and_subset():
     x, extra = np.arange(8.0).reshape(4, 2), -np.arange(8.0).reshape(4, 2)
     labels = np.array([0, 1, 2, 3])
+    subsets = np.array(["faces", "general", "faces", "general"])
     rows = np.array([1, 3])
-    xs, ys = training_rows(x, extra, labels, rows)
+    xs, ys, ss = training_rows(x, extra, labels, rows, subsets)
     assert xs.tolist() == [[2, 3], [6, 7], [-2, -3], [-6, -7]] and ys.tolist() == [1, 3, 1, 3]
-    xs, ys = training_rows(x, None, labels, rows)
-    assert xs.tolist() == [[2, 3], [6, 7]] and ys.tolist() == [1, 3]
+    assert ss.tolist() == ["general"] * 4
+    xs, ys, ss = training_rows(x, None, labels, rows)
+    assert xs.tolist() == [[2, 3], [6, 7]] and ys.tolist() == [1, 3] and ss is None
+
+
+def test_subset_balance_weighs_real_and_ai_alike_within_each_subset():
+    # faces: 1 real, 3 fake; general: 2 real, 2 fake (already balanced)
+    subsets = np.array(["faces"] * 4 + ["general"] * 4)
+    fake = np.array([0, 1, 1, 1, 0, 0, 1, 1])
+    w = subset_balance(np.ones(8), fake, subsets)
+    faces = subsets == "faces"
+    assert w[faces & (fake == 0)].sum() == pytest.approx(w[faces & (fake == 1)].sum())
+    assert w[faces].sum() == pytest.approx(4.0)  # the subset keeps its total
+    assert w[~faces].tolist() == [1.0] * 4
+    assert w[0] == pytest.approx(2.0) and w[1] == pytest.approx(2 / 3)
+
+
+def test_subset_balance_leaves_one_label_subsets_and_no_subsets_alone():
+    weights = np.array([1.0, 2.0, 3.0])
+    assert subset_balance(weights, np.array([1, 1, 0]), np.array(["faces", "faces", "general"])).tolist() == [
+        1.0,
+        2.0,
+        3.0,
+    ]
+    assert subset_balance(weights, np.array([1, 0, 0]), None).tolist() == [1.0, 2.0, 3.0]
