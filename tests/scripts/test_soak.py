@@ -236,7 +236,8 @@ def test_a_tiny_soak_of_the_supervised_stack_computes_its_figures(tmp_path):
     by_service = {f.service: f for f in result.flatness}
     assert set(by_service) == {"latency_probe", "steady_probe", "gateway", "launcher"}
     assert by_service["gateway"].lives == 2 and by_service["latency_probe"].lives == 2
-    assert all(f.first_mb > 10 and f.peak_mb >= f.last_mb for f in by_service.values()), by_service
+    # (the last window's mean of equal samples can exceed their maximum by a rounding error)
+    assert all(f.first_mb > 10 and f.peak_mb >= f.last_mb - 1e-6 for f in by_service.values()), by_service
 
     report = soak.render(result)
     assert "| 5xx answers | 0 | 0 |" in report and "| lost rows" in report
