@@ -189,8 +189,8 @@ def render_card(
             "temperature. The final head was refitted on every image. Class weighting `balanced` gives every "
             "class the same total weight (so `real` gets 1/8); `real_half` gives `real` half and lets the "
             "generator classes share the other half.",
-            "Backbone: EfficientNet-Lite1 (240 px). With the real_half head at C = 0.001, out-of-fold ROC-AUC "
-            "of 1 - P(real) was 0.855 for Lite1 against 0.842 for Lite0 (top-1 among AI 0.318 and 0.327), and "
+            "Backbone: EfficientNet-Lite1, compared at each backbone's ImageNet input (Lite1 240 px). With "
+            "the real_half head at C = 0.001, out-of-fold ROC-AUC of 1 - P(real) was 0.855 for Lite1 against 0.842 for Lite0 (top-1 among AI 0.318 and 0.327), and "
             "trained on the whole corpus it scored 0.848 against 0.828 on the 252 held-out package images "
             "(`make package-corpus`; 13 sources no default weights see). Lite2 (260 px) scored about +0.009 over "
             "Lite0 too but costs 1.7x Lite0 per crop, where Lite1 costs about the same (5 crops on one core, "
@@ -211,15 +211,17 @@ def render_card(
             "re-encoded at q75 too). A centre half-side crop as a second view at scoring time gained 0.020 "
             "out-of-fold but lost 0.023 on the package (the stored crop's size relative to the original "
             "leaks through it).",
-            "Input size and pooling (Lite1, real_half, C = 0.003, subsets balanced; out-of-fold / the 252 "
-            "package images): the crop resized to 240 px, as deployed, 0.871 / 0.847. Resized to 480 px, "
-            "close to its native 512: 0.907 / 0.810 (every judged family at 0.84 or more out-of-fold); the "
-            "240 and 480 px features side by side: 0.900 / 0.838. The gain holds on the corpus images "
-            "stored at 480 px or more (0.914), but the package's AI previews are small, compressed WebP, "
-            "and a view near native scale reads traces such files no longer carry; it would also cost "
-            "about four times the compute per crop, past the 1 s `/detect` budget at 5 crops. Not kept. "
-            "Adding the spatial maximum or standard deviation of every stage to the mean: 0.866 / 0.832 "
-            "and 0.866 / 0.847. Not kept.",
+            "Input size (Lite1, real_half, C = 0.003, subsets balanced; out-of-fold / the 252 package "
+            "images, scored whole through the request-time crops): each crop resized to Lite1's ImageNet "
+            "input, 240 px, 0.871 / 0.847; to 360 px, 0.899 / 0.855 (every judged family at 0.84 or more "
+            "out-of-fold; 0.906 against 0.879 on the images stored at 360 px or more, so the gain is not "
+            "the up-sampling of small crops); to 480 px, close to the crop's native 512, 0.907 / 0.810, and "
+            "the 240 and 480 px features side by side 0.900 / 0.838. 360 px is the default "
+            "(`--input-sizes`): both yardsticks agree, at 2.25x the compute of 240 px per crop. Near native "
+            "scale the model reads traces that the package's small, compressed WebP previews no longer "
+            "carry, and 480 px would cost four times the compute, past the 1 s `/detect` budget at 5 crops. "
+            "Adding the spatial maximum or standard deviation of every stage to the mean (at 240 px): "
+            "0.866 / 0.832 and 0.866 / 0.847; not kept.",
             "Weighting: " + balance_text(chosen.get("balance", "none")),
             candidates_markdown(candidates, chosen["name"]),
             "Calibration: one temperature, fitted on the chosen candidate's out-of-fold logits to the log-loss "

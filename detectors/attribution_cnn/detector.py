@@ -2,8 +2,8 @@
 
 Every upload is looked at through several square crops of the training crop size (512 px, or the
 shorter side when smaller) spread over the image, the centre first (``TRIBUNAL_CROPS``, default 5);
-each crop is resized to the backbone's input exactly as in training, all crops of all images in a
-batch share forward passes, and each image's crop logits are averaged before the temperature-scaled
+each crop is resized to the model's input side (``input_size``, from its weights) exactly as in
+training, all crops of all images in a batch share forward passes, and each image's crop logits are averaged before the temperature-scaled
 softmax. ``prob_fake = 1 - P(real)``; ``class_probs`` covers every public class the weights know.
 """
 

@@ -51,6 +51,7 @@ class AttributionConfig:
     head: str = "linear"  # linear | mlp
     hidden: int = 256
     mode: str = "probe"  # probe | finetune
+    size: int | None = None  # the side every crop is resized to; None: the backbone's ImageNet input
 
     def feature_dim(self) -> int:
         channels = VARIANT_STAGE_CHANNELS[self.variant]
@@ -59,8 +60,8 @@ class AttributionConfig:
 
     @property
     def input_size(self) -> int:
-        """The side every crop is resized to: the backbone's ImageNet input (224 for lite0)."""
-        return VARIANTS[self.variant].input_size
+        """The side every crop is resized to: ``size``, else the backbone's ImageNet input (224 for lite0)."""
+        return self.size or VARIANTS[self.variant].input_size
 
 
 def npr_residual(x: torch.Tensor) -> torch.Tensor:

@@ -64,6 +64,7 @@ def test_a_large_upload_is_viewed_as_512_px_crops_resized_to_224():
 def test_input_size_follows_the_backbone_variant():
     assert AttributionConfig(variant="lite0").input_size == 224
     assert AttributionConfig(variant="lite2").input_size == 260
+    assert AttributionConfig(variant="lite1", size=360).input_size == 360  # trained at a side of its own
     assert AttributionConfig(variant="lite2", stages=(6,)).feature_dim() == 352 + 1280
     assert pooled_dim("lite0") == 16 + 24 + 40 + 80 + 112 + 192 + 320 + 1280
     cols = stage_columns((5, 6))

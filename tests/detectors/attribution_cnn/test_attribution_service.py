@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from detectors.attribution_cnn.detector import WEIGHTS_FILE, AttributionCnnDetector
+from detectors.attribution_cnn.model import read_meta
 from detectors.common.efficientnet_lite import VARIANTS
 from support.media import encode, noisy_image
 from support.weights import require_trained_weights
@@ -42,7 +43,7 @@ def test_committed_weights_load_and_info_names_the_backbone(client):
     assert info["weights"][0]["file"] == WEIGHTS_FILE and len(info["weights"][0]["sha256"]) == 64
     found = re.search(r"efficientnet_(lite[0-9])", info["backbone"])
     assert found and found.group(1) in VARIANTS, info["backbone"]
-    size = VARIANTS[found.group(1)].input_size
+    size = read_meta(AttributionCnnDetector.directory() / "weights" / WEIGHTS_FILE).config.input_size
     assert info["view"]["crop_size"] == 512 and info["view"]["input_size"] == info["input_size"] == size
     assert info["view"]["crops"] == 5
     # Public family names only: nothing simulated reaches a user.

@@ -36,6 +36,8 @@ def trained(tiny_corpus, tmp_path_factory):
             "0.1,1",
             "--variants",
             "lite0",
+            "--input-sizes",
+            "0",  # the backbone's own ImageNet input: 224 for lite0
         ]
     )
     return out
