@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tribunal_home import REPO_ROOT
 
@@ -123,7 +123,8 @@ class CorpusModelCard:
 
     ``results`` holds further out-of-fold sections (heading, Markdown), e.g. attribution or a family
     hint; ``targets`` are added to the shared ones (``corpus_targets``); ``weights`` are
-    (file, bytes, sha256); ``timings`` maps a step to its seconds on this run.
+    (file, bytes, sha256); ``timings`` maps a step to its seconds on this run; ``data_extra`` (Markdown,
+    e.g. a class table) follows the folds table.
     """
 
     detector: str
@@ -140,7 +141,6 @@ class CorpusModelCard:
     targets: Sequence[Target] = ()
     checks: Sequence[str] = ()
     data_extra: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def command(self) -> str:
