@@ -9,7 +9,8 @@ the served detectors generalise, the way a user meets them: each original file i
 - **as-is**: the file's own bytes (where the curation cut a vendor badge off, that crop as PNG), and
 - **stripped, JPEG q95**: the same pixels with no metadata, re-encoded as JPEG quality 95,
 
-and the fused ``score_fake`` (default method, then ``stacking`` when a meta-learner is deployed) and
+and the fused ``score_fake`` (default method, then ``average`` and ``stacking`` when a meta-learner is
+deployed) and
 every detector's ``prob_fake`` are scored by ROC-AUC and accuracy at 0.5, overall and per source.
 
 The stack starts as the ``detect`` suite starts it (every enabled image detector, ``make start``'s CPU
@@ -275,7 +276,10 @@ def run(
                 with httpx.Client(timeout=300.0) as client:
                     runs["default"] = score_all(client, url, images, names, None, log=log)
                     if deployed_version(ARTIFACTS_DIR, "image"):
-                        runs["stacking"] = score_all(client, url, images, names, "stacking", log=log)
+                        # With a meta-learner deployed, averaging is no longer what the default does:
+                        # measure both fusions side by side.
+                        for method in ("average", "stacking"):
+                            runs[method] = score_all(client, url, images, names, method, log=log)
         except StackError as exc:
             return f"Not measured: the stack did not start ({exc})."
     return render(images, runs, names, note, threads)
