@@ -222,7 +222,7 @@ def render_card(
             "carry, and 480 px would cost four times the compute, past the 1 s `/detect` budget at 5 crops. "
             "Adding the spatial maximum or standard deviation of every stage to the mean (at 240 px): "
             "0.866 / 0.832 and 0.866 / 0.847; not kept.",
-            "Weighting: " + balance_text(chosen.get("balance", "none")),
+            "Weighting: " + balance_text(chosen["balance"]),
             candidates_markdown(candidates, chosen["name"]),
             "Calibration: one temperature, fitted on the chosen candidate's out-of-fold logits to the log-loss "
             f"of P(fake) = 1 - P(real) (T = {temperature:.3f}). The usual 8-class temperature "

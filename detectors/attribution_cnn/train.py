@@ -255,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
             timings[f"features {variant} {size} px"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    subsets = balance_subsets(args, corpus)
     grid = [float(c) for c in args.c_grid.split(",")]
     candidates = []
     print("out-of-fold, per candidate:")
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
                     weighting,
                     c,
                     augmented[variant, size],
-                    subsets=balance_subsets(args, corpus),
+                    subsets=subsets,
                 )
                 candidates.append(cand)
                 print(
@@ -308,14 +309,14 @@ def main(argv: list[str] | None = None) -> None:
     columns = stage_columns(best.stages, best.variant)
     x_all = features[best.variant, best.size][:, columns]
     extra_all = augmented[best.variant, best.size]
-    xs, ys, subsets = training_rows(
+    xs, ys, row_subsets = training_rows(
         x_all,
         None if extra_all is None else extra_all[:, columns],
         labels,
         np.arange(len(corpus)),
-        balance_subsets(args, corpus),
+        subsets,
     )
-    head = fit_linear_head(xs, ys, len(classes), best.c, best.weighting, subsets=subsets)
+    head = fit_linear_head(xs, ys, len(classes), best.c, best.weighting, subsets=row_subsets)
     net = AttributionNet(config, classes, pretrained=False)
     net.head.load_state_dict(head.state_dict())
     net.temperature.fill_(temperature)
