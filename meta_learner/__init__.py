@@ -7,7 +7,7 @@
                    every answer
 - ``oof``          a trained detector's out-of-fold answers on the corpus, checked against what it serves
 - ``classifiers``  the candidate classifiers, registered by name, with their grids and Optuna spaces
-- ``calibration``  Platt and isotonic calibration kept as plain JSON numbers
+- ``calibration``  none, Platt or isotonic calibration, kept as plain JSON numbers
 - ``metrics``      ROC-AUC, accuracy, log-loss, ECE, per-source accuracy, per-family ROC-AUC
 - ``baselines``    the fusions handed in (the gateway's voting and averaging) and every single detector,
                    scored on the same rows
@@ -24,6 +24,6 @@ Nothing here imports ``gateway``: detectors are reached through ``tribunal_sdk.c
 entries come from the caller and are typed by the protocols they satisfy (``DetectorEndpoint``,
 ``oof.DetectorPackage``), and the fusions to compare against are handed in. The gateway imports only
 the runtime — ``artifacts``, ``features`` and ``paths``, and what they import (``calibration``,
-``classifiers``, ``equal_weight``) — never the training modules. tests/test_package_boundaries.py
+``classifiers``, ``equal_weight``, ``best_detector``) — never the training modules. tests/test_package_boundaries.py
 holds both rules.
 """

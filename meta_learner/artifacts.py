@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from meta_learner.calibration import Calibrator
 from meta_learner.classifiers import ModelFormat
-from meta_learner.features import FeatureSpec, Observation, encode
+from meta_learner.features import FeatureSpec, Observation, encode, logit
 from tribunal_sdk.errors import TribunalError
 from tribunal_sdk.media import file_sha256
 
@@ -54,6 +54,7 @@ _STALE_TMP_S = 3600
 # scikit-learn candidates (classifiers.py). skops already trusts plain estimators, numpy and builtins.
 TRUSTED_SKOPS_TYPES: tuple[str, ...] = (
     "meta_learner.equal_weight.EqualWeightLogit",  # our own LogisticRegression subclass, no extra state
+    "meta_learner.best_detector.BestDetectorChain",  # our own estimator: numpy arrays and floats only
     "sklearn.tree._tree.Tree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.neighbors._kd_tree.KDTree",
@@ -100,6 +101,11 @@ class ArtifactManifest(BaseModel):
     detector_versions: dict[str, str | None] = Field(description="version each detector had in training")
     detector_fingerprints: dict[str, str | None]
     calibrator: Calibrator
+    independent_evidence: list[str] = Field(
+        default_factory=list,
+        description="detectors that answered no training file, so the model has no weight for them: when one "
+        "answers, its log-odds are added to the calibrated score (see LoadedArtifact.predict)",
+    )
     training_data_hash: str
     metrics: dict[str, Any]
     config: dict[str, Any]
@@ -229,8 +235,24 @@ class LoadedArtifact:
         return self.manifest.spec
 
     def predict(self, observations: Sequence[Observation]) -> np.ndarray:
-        """Calibrated P(fake) per observation (a detector absent from one is missing there)."""
-        return self.manifest.calibrator.apply(self.scorer.predict_fake(encode(self.spec, observations)))
+        """Calibrated P(fake) per observation (a detector absent from one is missing there).
+
+        A detector in ``independent_evidence`` never answered a training file (the metadata detector on
+        the metadata-stripped corpus), so the model learnt nothing about it and ignores it. Its answer is
+        evidence all the same (a generator's C2PA manifest or parameters chunk): when it answers, its
+        log-odds are added to the calibrated score's, as an independent likelihood ratio around an even
+        prior, which is how that detector's own scores are built.
+        """
+        scores = self.manifest.calibrator.apply(self.scorer.predict_fake(encode(self.spec, observations)))
+        if not self.manifest.independent_evidence:
+            return scores
+        log_odds = np.array([logit(float(p)) for p in scores])
+        for i, observation in enumerate(observations):
+            for name in self.manifest.independent_evidence:
+                answer = observation.get(name)
+                if answer is not None:
+                    log_odds[i] += logit(answer.prob_fake)
+        return 1.0 / (1.0 + np.exp(-log_odds))
 
     def check_detectors(self, registry_detectors: Sequence[str]) -> None:
         """FeatureMismatch unless the artifact's detectors are exactly ``registry_detectors`` (any order)."""

@@ -1,4 +1,4 @@
-"""Calibration of the winning meta-classifier: Platt scaling or isotonic regression, stored as numbers.
+"""Calibration of the winning meta-classifier: none, Platt scaling or isotonic regression, stored as numbers.
 
 Both are fitted on out-of-fold scores (``train.py``) and saved in the artifact's JSON, so loading
 one needs no serialised object at all.
@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
-CalibrationMethod = Literal["platt", "isotonic"]
+CalibrationMethod = Literal["none", "platt", "isotonic"]
 _EPS = 1e-6
 
 
@@ -21,7 +21,8 @@ def _logit(scores: np.ndarray) -> np.ndarray:
 
 
 class Calibrator(BaseModel):
-    """``platt``: sigmoid(a·logit(s) + b). ``isotonic``: piecewise-linear through (x, y), clipped at the ends."""
+    """``none``: the scores as they are. ``platt``: sigmoid(a·logit(s) + b). ``isotonic``: piecewise-linear
+    through (x, y), clipped at the ends."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,6 +40,8 @@ class Calibrator(BaseModel):
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64)
+        if self.method == "none":
+            return scores
         if self.method == "platt":
             return 1.0 / (1.0 + np.exp(-(self.a * _logit(scores) + self.b)))
         return np.interp(scores, self.x, self.y)
@@ -48,6 +51,8 @@ def fit_calibrator(method: CalibrationMethod, scores: np.ndarray, labels: np.nda
     """Fit ``method`` mapping raw ``scores`` to calibrated P(fake) for 0/1 ``labels``."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
+    if method == "none":
+        return Calibrator(method="none")
     if method == "platt":
         from sklearn.linear_model import LogisticRegression
 

@@ -86,6 +86,19 @@ def get_classifier(name: str) -> ClassifierSpec:
 # The candidates ------------------------------------------------------------------------------------
 
 
+@register_classifier(
+    "best_detector",
+    grid=[{"refit": False}, {"refit": True}],
+    space=lambda t: {"refit": t.suggest_categorical("refit", [False, True])},
+    complexity=-2,
+)
+def build_best_detector(params: Params, seed: int) -> Any:
+    from meta_learner.best_detector import BestDetectorChain
+
+    # The best detector alone (its own calibration, or refitted); the next best on files it did not answer.
+    return BestDetectorChain(refit=params["refit"], C=100.0)
+
+
 @register_classifier("equal_weight_logit", grid=[{}], space=lambda t: {}, complexity=-1)
 def build_equal_weight_logit(params: Params, seed: int) -> Any:
     from meta_learner.equal_weight import EqualWeightLogit

@@ -7,11 +7,12 @@ every figure here is out-of-fold, i.e. each image is scored by a model that neve
 2. **Candidates.** Every classifier (classifiers.py) with every grid point, or ``trials`` Optuna trials,
    is fitted on the other folds (dropout-augmented, as in train.py) and scores the clean held-out
    fold; its parameters are the ones with the lowest pooled out-of-fold log-loss.
-3. **Calibration** of each candidate: Platt and isotonic, each cross-fitted over the same folds
-   (fitted on the other folds' out-of-fold scores, applied to the held-out fold); the lower log-loss
-   wins. A candidate's figures are those cross-fitted calibrated scores, so its calibration error is
+3. **Calibration** of each candidate: none, Platt and isotonic, each cross-fitted over the same folds
+   (fitted on the other folds' out-of-fold scores, applied to the held-out fold); the lowest log-loss
+   wins. "None" wins when the scores are already calibrated (the best_detector candidate passes on a
+   detector's own out-of-fold calibration): refitting a calibration per fold then only adds noise. A candidate's figures are those cross-fitted calibrated scores, so its calibration error is
    measured on images the calibration never saw either.
-4. **Winner.** The simplest candidate (``complexity`` in classifiers.py: logistic regression first)
+4. **Winner.** The simplest candidate (``complexity`` in classifiers.py: the best single detector first)
    whose calibrated out-of-fold log-loss is within one standard error (paired over images) of the
    best one's; with ``prefer_simple=False`` the best one.
 5. **Figures**, all out-of-fold on every image: stacking, the gateway's voting and averaging and each
@@ -56,7 +57,7 @@ from meta_learner.train import (
 
 log = logging.getLogger("meta_learner.crossval")
 
-CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("platt", "isotonic")
+CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("none", "platt", "isotonic")
 
 
 class Targets(BaseModel):
@@ -540,6 +541,19 @@ def _learned_weights(
             f"Coefficients: {what} (C={lr.params.get('C') if lr else '?'}), in log-odds of fake per standard "
             "deviation of the feature and per unit of it (for a `.logit` feature: per unit of the detector's "
             "own log-odds, so 1.0 takes the detector at its word)."
+        )
+    order = getattr(model, "order_", None)
+    if order is not None:  # best_detector: which detector answers, and which stands in when it is missing
+        chain = [
+            f"`{_detector_of(names[int(c)])}` (log-odds x {a:.2f} {b:+.2f}; training log-loss {loss:.3f})"
+            for c, a, b, loss in zip(
+                order, model.slope_, model.intercept_, model.train_log_loss_, strict=True
+            )
+        ]
+        note.append(
+            f"The deployed {winner} answers with {chain[0]}; on a file it did not answer, with the next that did: "
+            + ", then ".join(chain[1:] or ["none (the base rate)"])
+            + ". The other features carry no weight."
         )
     importances = getattr(model, "feature_importances_", None)
     if importances is not None:

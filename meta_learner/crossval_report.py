@@ -166,7 +166,12 @@ def render_markdown(result: CrossValResult, version: str, context: dict[str, Any
         )
     silent = [d for d in result.spec.detectors if d not in {w.detector for w in result.without}]
     if silent:
-        lines += ["", f"Never answered on the corpus (nothing to take away): {', '.join(silent)}."]
+        lines += [
+            "",
+            f"Never answered on the corpus (nothing to take away): {', '.join(silent)}. The model has no weight "
+            "for it; the deployed artifact adds its log-odds to the stacked score as independent evidence "
+            "whenever it does answer (`independent_evidence` in the manifest).",
+        ]
 
     lines += [
         "",

@@ -75,6 +75,12 @@ def attribution_classes(info: Mapping[str, object] | None) -> list[str]:
     return [str(c) for c in classes if c != "real"]  # type: ignore[union-attr]
 
 
+def never_answered(spec: FeatureSpec, observations: Sequence[Observation]) -> list[str]:
+    """The spec's detectors that answered none of ``observations`` (in spec order)."""
+    answered = {name for observation in observations for name in observation}
+    return [name for name in spec.detectors if name not in answered]
+
+
 def logit(prob: float) -> float:
     p = min(max(prob, _PROB_CLIP), 1.0 - _PROB_CLIP)
     return math.log(p / (1.0 - p))

@@ -60,7 +60,7 @@ from meta_learner.dataset import (
     read_manifest,
     training_data_hash,
 )
-from meta_learner.features import DetectorScore, FeatureSpec, Observation
+from meta_learner.features import DetectorScore, FeatureSpec, Observation, never_answered
 from meta_learner.oof import OofAnswers, OofError, oof_path, read_oof_answers
 from meta_learner.query import FeatureCache, Fingerprint, collect, probe_all, read_observations
 from meta_learner.report import headline, write_report
@@ -250,6 +250,7 @@ async def retrain(
         },
         config=result.config.model_dump(),
         reference=reference,
+        independent_evidence=never_answered(spec, observations),
     )
     head = headline(result)
     return RetrainOutcome(
@@ -277,9 +278,11 @@ def _save_and_deploy(
     metrics: dict[str, object],
     config: dict[str, object],
     reference: artifacts.ScoreReference | None = None,
+    independent_evidence: list[str] | None = None,
 ) -> Path:
     """Write the artifact (the detectors in ``used`` with their versions, the rest as None) with its score
-    reference (the training distribution the gateway watches live scores against) and deploy it."""
+    reference (the training distribution the gateway watches live scores against) and deploy it.
+    ``independent_evidence``: the detectors that answered no training file (features.never_answered)."""
     manifest = artifacts.ArtifactManifest(
         version=version,
         media_type=options.media_type,
@@ -294,6 +297,7 @@ def _save_and_deploy(
         detector_versions={e.name: used[e.name].version if e.name in used else None for e in entries},
         detector_fingerprints={e.name: used[e.name].key if e.name in used else None for e in entries},
         calibrator=calibrator,
+        independent_evidence=independent_evidence or [],
         training_data_hash=data_hash,
         metrics=metrics,
         config=config,
@@ -512,6 +516,7 @@ async def _retrain_on_corpus(
             "selection": result.selection,
         },
         reference=reference,
+        independent_evidence=never_answered(spec, observations),
     )
     return RetrainOutcome(
         version=version,

@@ -7,7 +7,7 @@ The rule (issue 15):
   its caller (scripts/retrain.py).
 - ``gateway`` imports from ``meta_learner`` only the runtime: what serving a deployed meta-learner needs
   at request time (``artifacts``, ``features``, ``paths``, and what they import: ``calibration``,
-  ``classifiers``, ``equal_weight``). The runtime itself imports only the runtime, so the gateway never
+  ``classifiers``, ``equal_weight``, ``best_detector``). The runtime itself imports only the runtime, so the gateway never
   loads the training code (``query``, ``train``, ``crossval``, ``baselines``, ...).
 - ``tribunal_sdk`` — the fan-out client and the wire contract included — imports neither.
 
@@ -39,6 +39,7 @@ META_LEARNER_RUNTIME = frozenset(
         "meta_learner.calibration",
         "meta_learner.classifiers",
         "meta_learner.equal_weight",
+        "meta_learner.best_detector",
         "meta_learner.features",
         "meta_learner.paths",
     }

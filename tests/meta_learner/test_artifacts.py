@@ -12,14 +12,24 @@ import pytest
 
 from meta_learner import artifacts
 from meta_learner.artifacts import ArtifactError, FeatureMismatch, UnsafeArtifact
-from meta_learner.features import encode
+from meta_learner.classifiers import get_classifier
+from meta_learner.features import FeatureSpec, encode
 from support.meta_learning import make_manifest, save_fitted_artifact, synthetic_data
 from tribunal_sdk.media import file_sha256
 
 
 @pytest.mark.parametrize(
     "classifier",
-    ["equal_weight_logit", "logistic_regression", "random_forest", "knn", "svm", "xgboost", "lightgbm"],
+    [
+        "best_detector",
+        "equal_weight_logit",
+        "logistic_regression",
+        "random_forest",
+        "knn",
+        "svm",
+        "xgboost",
+        "lightgbm",
+    ],
 )
 def test_every_format_round_trips_to_the_same_scores(tmp_path, classifier):
     path = save_fitted_artifact(tmp_path, "v1", classifier=classifier, deploy=False)
@@ -198,3 +208,30 @@ def test_the_equal_weight_candidate_gives_every_detector_logit_the_same_weight()
     assert coef[1] == coef[2] == coef[4] == 0.0
     with pytest.raises(ValueError, match="log-odds column"):
         EqualWeightLogit().fit(np.c_[rng.random(300)], y)
+
+
+def test_a_detector_never_seen_in_training_adds_its_log_odds_when_it_answers(tmp_path):
+    # "meta" is in the spec but answered no training row: the model has no weight for it, so the
+    # artifact adds its log-odds to the calibrated score (a generator's C2PA manifest must count).
+    from meta_learner.features import DetectorScore, logit
+
+    spec = FeatureSpec(media_type="image", detectors=["strong", "meta"])
+    data = synthetic_data(200, seed=5)
+    rows = [{"strong": o["strong"]} for o in data.observations]
+    info = get_classifier("logistic_regression")
+    model = info.build(info.grid[-1], 0).fit(encode(spec, rows), data.labels)
+    manifest = make_manifest(spec, "v1").model_copy(update={"independent_evidence": ["meta"]})
+    artifacts.save_artifact(tmp_path, manifest, model)
+    loaded = artifacts.load_artifact(tmp_path, "image", "v1")
+
+    pixels_only = {"strong": DetectorScore(0.6)}
+    with_manifest = {**pixels_only, "meta": DetectorScore(0.99)}
+    with_camera = {**pixels_only, "meta": DetectorScore(0.35)}
+    base, fake, real = loaded.predict([pixels_only, with_manifest, with_camera])
+    assert logit(fake) == pytest.approx(logit(base) + logit(0.99), abs=1e-6)
+    assert real < base < 0.99 < fake
+
+    # An artifact written before the field existed reads as having none, and ignores the detector.
+    old = json.loads((tmp_path / "image" / "v1" / "manifest.json").read_text())
+    del old["independent_evidence"]
+    assert artifacts.ArtifactManifest.model_validate(old).independent_evidence == []

@@ -76,6 +76,7 @@ async def test_retrain_on_a_corpus_learns_out_of_fold_and_deploys_what_the_gatew
     assert manifest.spec.classes == {"beta": ["flux", "sd"]}
     assert manifest.config["answers"] == {"alpha": "out-of-fold", "beta": "out-of-fold", "meta": "live"}
     assert manifest.metrics["evaluation"].startswith("leave-source-out")
+    assert manifest.independent_evidence == []  # every detector answered training files
 
     # Deployed, and the gateway's stacking strategy serves it.
     assert artifacts.deployed_version(options.artifacts_dir, "image") == outcome.version

@@ -16,8 +16,9 @@ from support.meta_learning import synthetic_data
 FUSIONS = gateway_fusions("image")
 
 
-def test_all_nine_candidates_are_registered():
+def test_all_ten_candidates_are_registered():
     assert set(classifier_names()) == {
+        "best_detector",
         "equal_weight_logit",
         "logistic_regression",
         "random_forest",
@@ -28,7 +29,9 @@ def test_all_nine_candidates_are_registered():
         "xgboost",
         "lightgbm",
     }
-    with pytest.raises(UnknownClassifier, match="known: equal_weight_logit, logistic_regression"):
+    with pytest.raises(
+        UnknownClassifier, match="known: best_detector, equal_weight_logit, logistic_regression"
+    ):
         get_classifier("perceptron")
 
 
