@@ -41,13 +41,21 @@ class AttributionFigures:
     macro_f1: float  # over every class, arg-max over every class
     per_class: list[dict[str, Any]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # rows true, columns arg-max (all classes)
+    # Per floor on the top generator's share of the generator mass (the gateway's attribution_min_share):
+    # the share of AI images it names a family for, and how often that family is right.
+    naming: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+# Floors on the top generator's share at which the card reports how often a named family is right.
+NAMING_FLOORS = (0.0, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
 def attribution_figures(corpus: CorpusSet, classes: list[str], probs: np.ndarray) -> AttributionFigures:
-    """Top-1 among AI images (overall and per class), macro-F1 and confusion counts of class probs."""
+    """Top-1 among AI images (overall and per class), macro-F1, confusion counts of class probs, and how
+    often a named family is right at each naming floor."""
     index = {c: i for i, c in enumerate(classes)}
     truth = np.array([index[c] for c in corpus.class_names])
     real = index["real"]
@@ -75,6 +83,19 @@ def attribution_figures(corpus: CorpusSet, classes: list[str], probs: np.ndarray
         )
     confusion = np.zeros((len(classes), len(classes)), dtype=int)
     np.add.at(confusion, (truth, predicted), 1)
+    generators = np.delete(probs[ai], real, axis=1)
+    top_share = generators.max(axis=1) / np.maximum(generators.sum(axis=1), 1e-12)
+    right = predicted_generator[ai] == truth[ai]
+    naming = []
+    for floor in NAMING_FLOORS:
+        named = top_share >= floor - 1e-9
+        naming.append(
+            {
+                "floor": floor,
+                "named": float(named.mean()) if ai.any() else float("nan"),
+                "right_when_named": float(right[named].mean()) if named.any() else float("nan"),
+            }
+        )
     return AttributionFigures(
         classes=list(classes),
         n_ai=int(ai.sum()),
@@ -85,6 +106,7 @@ def attribution_figures(corpus: CorpusSet, classes: list[str], probs: np.ndarray
         ),
         per_class=per_class,
         confusion=confusion.tolist(),
+        naming=naming,
     )
 
 
@@ -107,13 +129,22 @@ def attribution_markdown(a: AttributionFigures) -> str:
     confusion = table(
         ["true \\ predicted", *a.classes], [[c, *row] for c, row in zip(a.classes, a.confusion, strict=True)]
     )
+    naming = table(
+        ["floor (top family's share)", "AI images named", "named family right"],
+        [[fmt(n["floor"], 2), fmt(n["named"], 2), fmt(n["right_when_named"], 2)] for n in a.naming],
+    )
     return (
         f"Out-of-fold, over the {a.n_ai} AI images: the most likely generator class (P(real) left out) is "
         f"right for **{fmt(a.top1_among_ai)}**; the arg-max over every class (real included) is right for "
         f"{fmt(a.top1_any)}. Macro-F1 over all {len(a.classes)} classes (arg-max): {fmt(a.macro_f1)}. "
         f"Chance among the {len(a.classes) - 1} generator classes is {fmt(1 / max(1, len(a.classes) - 1))}.\n\n"
         f"#### Per class\n\n{per_class}\n\n"
-        f"#### Confusion counts (rows true class, columns arg-max over every class)\n\n{confusion}"
+        f"#### Confusion counts (rows true class, columns arg-max over every class)\n\n{confusion}\n\n"
+        "#### When a family is named\n\n"
+        "The gateway names the most likely family as `predicted_source` only when it holds at least "
+        "`attribution_min_share` of the generator mass (config/gateway.yaml), and says `unknown_ai` "
+        "otherwise. Out of fold, per floor: the share of AI images that get a family, and how often it is "
+        f"the right one.\n\n{naming}"
     )
 
 

@@ -98,3 +98,32 @@ def test_the_detector_serves_the_trained_weights(trained):
     item = decode_image(encode(pink_noise(600, 800, np.random.default_rng(1)), "PNG"))
     prediction = detector.predict_batch([item])[0]
     assert set(prediction.class_probs) == set(TINY_CLASSES) and prediction.details["crops"] == 5
+
+
+def test_the_card_says_how_often_a_named_family_is_right_at_each_floor():
+    from types import SimpleNamespace
+
+    from detectors.attribution_cnn.card import NAMING_FLOORS, attribution_figures
+
+    classes = ["real", "flux", "sd"]
+    # Two AI images named confidently and right, one named weakly and wrong, one real image.
+    probs = np.array(
+        [
+            [0.1, 0.85, 0.05],  # flux, top share 0.94: right
+            [0.2, 0.0, 0.8],  # sd, top share 1.0: right
+            [0.1, 0.5, 0.4],  # sd, top share 0.56 (flux): wrong
+            [0.9, 0.05, 0.05],  # real
+        ]
+    )
+    corpus = SimpleNamespace(
+        class_names=np.array(["flux", "sd", "sd", "real"]),
+        y=np.array([1, 1, 1, 0]),
+        sources=np.array(["a", "b", "c", "d"]),
+        families=np.array(["flux", "sd", "sd", "real"]),
+    )
+    naming = {n["floor"]: n for n in attribution_figures(corpus, classes, probs).naming}
+    assert set(naming) == set(NAMING_FLOORS)
+    assert naming[0.5]["named"] == pytest.approx(1.0) and naming[0.5]["right_when_named"] == pytest.approx(
+        2 / 3
+    )
+    assert naming[0.6]["named"] == pytest.approx(2 / 3) and naming[0.6]["right_when_named"] == 1.0
