@@ -37,7 +37,7 @@ def test_the_repository_config_file_is_valid():
     assert settings.registry_path == REPO_ROOT / "config" / "detectors.yaml"
     assert settings.default_method == "stacking"
     assert settings.media_limits.max_bytes == 50 * 1024 * 1024
-    assert settings.attribution_min_share == 0.35
+    assert settings.attribution_min_share == 0.5
 
 
 def test_the_file_overrides_defaults_and_the_environment_overrides_the_file(monkeypatch, tmp_path):
