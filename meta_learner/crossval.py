@@ -545,7 +545,8 @@ def _learned_weights(
     order = getattr(model, "order_", None)
     if order is not None:  # best_detector: which detector answers, and which stands in when it is missing
         chain = [
-            f"`{_detector_of(names[int(c)])}` (log-odds x {a:.2f} {b:+.2f}; training log-loss {loss:.3f})"
+            f"`{_detector_of(names[int(c)])}` (log-odds x {a:.2f} {b:+.2f}; log-loss {loss:.3f} on the training "
+            "rows with dropout copies, a missing answer counted at the base rate)"
             for c, a, b, loss in zip(
                 order, model.slope_, model.intercept_, model.train_log_loss_, strict=True
             )
