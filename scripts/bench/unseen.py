@@ -9,9 +9,8 @@ the served detectors generalise, the way a user meets them: each original file i
 - **as-is**: the file's own bytes (where the curation cut a vendor badge off, that crop as PNG), and
 - **stripped, JPEG q95**: the same pixels with no metadata, re-encoded as JPEG quality 95,
 
-and the fused ``score_fake`` (default method, then ``average`` and ``stacking`` when a meta-learner is
-deployed) and
-every detector's ``prob_fake`` are scored by ROC-AUC and accuracy at 0.5, overall and per source.
+and the fused ``score_fake`` (the default method; with a meta-learner deployed, also whichever of
+``average`` and ``stacking`` the default did not answer with) and every detector's ``prob_fake`` are scored by ROC-AUC and accuracy at 0.5, overall and per source.
 
 The stack starts as the ``detect`` suite starts it (every enabled image detector, ``make start``'s CPU
 threads, auth off, ``TRIBUNAL_DETECT_PER_MINUTE`` raised). Caveats the report repeats: the AI side is
@@ -122,8 +121,11 @@ class Scores:
 
     by_name: dict[str, list[float | None]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
+    methods: set[str] = field(default_factory=set)  # fusion methods the answers name ("stacking", ...)
 
     def add(self, answer: dict[str, Any] | None, names: Sequence[str]) -> None:
+        if answer is not None and answer.get("method"):
+            self.methods.add(str(answer["method"]).split(" ", 1)[0])
         answers = {d["name"]: d.get("prob_fake") for d in (answer or {}).get("detectors", [])}
         self.by_name[FUSED].append(None if answer is None else answer.get("score_fake"))
         for name in names:
@@ -274,12 +276,16 @@ def run(
             with image_stack(Path(tmp), env, 600.0, log, registry) as stack:
                 url = stack.service("gateway").url
                 with httpx.Client(timeout=300.0) as client:
-                    runs["default"] = score_all(client, url, images, names, None, log=log)
+                    default = score_all(client, url, images, names, None, log=log)
+                    used = {m for scores in default.values() for m in scores.methods}
+                    only = next(iter(used)) if len(used) == 1 else None
+                    runs[f"default ({only})" if only else "default"] = default
                     if deployed_version(ARTIFACTS_DIR, "image"):
                         # With a meta-learner deployed, averaging is no longer what the default does:
-                        # measure both fusions side by side.
+                        # measure both fusions side by side (the one the default answered with once).
                         for method in ("average", "stacking"):
-                            runs[method] = score_all(client, url, images, names, method, log=log)
+                            if method != only:
+                                runs[method] = score_all(client, url, images, names, method, log=log)
         except StackError as exc:
             return f"Not measured: the stack did not start ({exc})."
     return render(images, runs, names, note, threads)

@@ -119,6 +119,15 @@ def test_figures_count_only_answered_images_and_the_table_names_every_detector()
     assert "| pypi:b | AI | 2 | 0.800 | 1.000 |" in body
 
 
+def test_the_scores_remember_which_fusion_answered():
+    # The bench runs the default once and measures separately only the fusions it did not answer with.
+    scores = unseen.Scores()
+    scores.add({"score_fake": 0.4, "method": "stacking (image/20261208-021304)", "detectors": []}, [])
+    scores.add({"score_fake": 0.6, "method": "stacking (image/20261208-021304)", "detectors": []}, [])
+    scores.add(None, [])
+    assert scores.methods == {"stacking"}
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_the_suite_runs_against_a_real_stack_of_light_detectors(tmp_path, monkeypatch):
