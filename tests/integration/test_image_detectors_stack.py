@@ -107,3 +107,29 @@ def test_stacking_uses_the_committed_meta_learner(stack):
     assert body["method"] == f"stacking (image/{deployed['version']})"
     assert 0.0 <= body["score_fake"] <= 1.0 and body["verdict"] in {"fake", "real", "uncertain"}
     assert not [w for w in body["warnings"] if "version" in w]  # the detectors it was trained on
+
+
+def test_stacking_counts_a_generator_record_the_stacker_never_saw_in_training(stack):
+    # The corpus is metadata-stripped, so the stacker learnt no weight for metadata_provenance; the
+    # committed artifact lists it as independent evidence. The same pixels with an AUTOMATIC1111
+    # parameters chunk must score higher than without it.
+    from support.metadata_samples import A1111_SDXL, png_with_text
+
+    with_record = png_with_text(("tEXt", "parameters", A1111_SDXL))
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(with_record)).save(buf, "PNG")  # Pillow drops the text chunk
+    bodies = []
+    for data in (buf.getvalue(), with_record):
+        r = httpx.post(
+            stack.service("gateway").url + "/detect",
+            files={"file": ("upload.png", data, "image/png")},
+            data={"ensemble_method": "stacking"},
+            timeout=120.0,
+        )
+        assert r.status_code == 200, r.text
+        bodies.append(r.json())
+    plain, recorded = bodies
+    metadata = {d["name"]: d for d in recorded["detectors"]}["metadata_provenance"]
+    assert metadata["status"] == "ok" and metadata["prob_fake"] > 0.9
+    assert recorded["method"].startswith("stacking (image/")
+    assert recorded["score_fake"] > plain["score_fake"] and recorded["score_fake"] > 0.9
