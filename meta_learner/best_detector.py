@@ -4,8 +4,8 @@ Stacking does not always beat the best detector it stacks. On the corpus, leave-
 weighting of attribution_cnn with the other detectors ranked images worse than attribution_cnn alone:
 the other detectors' answers are largely redundant with it and their calibration shifts between
 sources, so a fitted blend learns the training folds' sources. This candidate lets the stacker say so:
-it answers with the best detector's log-odds, recalibrated, and turns to the next best only on a file
-that detector did not answer. The candidate competes with the others on the same out-of-fold log-loss,
+it answers with the best detector's probability (kept as the detector calibrated it, or refitted: the
+``refit`` parameter) and turns to the next best only on a file that detector did not answer. The candidate competes with the others on the same out-of-fold log-loss,
 so it is deployed only when nothing that blends detectors does better.
 """
 
