@@ -15,30 +15,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
+from meta_learner.features import detector_columns
+
 _EPS = 1e-12
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     p = np.clip(p, _EPS, 1.0 - _EPS)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def detector_columns(X: np.ndarray) -> list[tuple[int, int]]:
-    """(logit column, missing column) of every detector that answered in ``X``.
-
-    The layout is features.py's: a detector's ``.logit`` column is followed by its ``.missing`` flag. A
-    logit column is one whose values leave [0, 1] (missing flags and class probabilities never do), so a
-    detector that never answered has no column here and is never chosen.
-    """
-    columns = []
-    for j in np.flatnonzero(((X < 0.0) | (X > 1.0)).any(axis=0)):
-        flag = X[:, j + 1] if j + 1 < X.shape[1] else None
-        if flag is None or not np.isin(flag, (0.0, 1.0)).all():
-            raise ValueError(f"feature column {j} holds log-odds but column {j + 1} is not its missing flag")
-        columns.append((int(j), int(j + 1)))
-    if not columns:
-        raise ValueError("no detector log-odds column among the features (all values inside [0, 1])")
-    return columns
 
 
 class BestDetectorChain(ClassifierMixin, BaseEstimator):
@@ -73,29 +57,23 @@ class BestDetectorChain(ClassifierMixin, BaseEstimator):
                 a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
             p = np.full(len(y), self.prior_)
             p[present] = 1.0 / (1.0 + np.exp(-(a * X[present, logit_col] + b)))
-            fits.append((_log_loss(y, p), logit_col, missing_col, a, b))
+            fits.append((_log_loss(y, p), logit_col, a, b))
         if not fits:
             raise ValueError("no detector answered training files of both classes")
         fits.sort()
         self.train_log_loss_ = np.array([f[0] for f in fits])
-        self.order_ = np.array([f[1] for f in fits], dtype=np.int64)
-        self.missing_ = np.array([f[2] for f in fits], dtype=np.int64)
-        self.slope_ = np.array([f[3] for f in fits])
-        self.intercept_ = np.array([f[4] for f in fits])
+        self.order_ = np.array([f[1] for f in fits], dtype=np.int64)  # logit columns, best first
+        self.slope_ = np.array([f[2] for f in fits])
+        self.intercept_ = np.array([f[3] for f in fits])
         return self
 
     def predict_proba(self, X):
         X = np.asarray(X, dtype=np.float64)
         z = np.full(len(X), np.log(self.prior_ / (1.0 - self.prior_)))
         decided = np.zeros(len(X), dtype=bool)
-        for logit_col, missing_col, a, b in zip(
-            self.order_, self.missing_, self.slope_, self.intercept_, strict=True
-        ):
-            use = ~decided & (X[:, missing_col] == 0.0)
+        for logit_col, a, b in zip(self.order_, self.slope_, self.intercept_, strict=True):
+            use = ~decided & (X[:, logit_col + 1] == 0.0)  # its missing flag (detector_columns' layout)
             z[use] = a * X[use, logit_col] + b
             decided |= use
         p = 1.0 / (1.0 + np.exp(-z))
         return np.column_stack([1.0 - p, p])
-
-    def predict(self, X):
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

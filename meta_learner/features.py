@@ -81,6 +81,25 @@ def never_answered(spec: FeatureSpec, observations: Sequence[Observation]) -> li
     return [name for name in spec.detectors if name not in answered]
 
 
+def detector_columns(X: np.ndarray) -> list[tuple[int, int]]:
+    """(logit column, missing column) of every detector that answered in a feature matrix ``X``.
+
+    For candidates that see only the matrix (equal_weight, best_detector). In ``encode``'s layout a
+    detector's ``.logit`` column is followed by its ``.missing`` flag; a logit column is one whose values
+    leave [0, 1] (missing flags and class probabilities never do), so a detector that answered no row of
+    ``X`` has no column here.
+    """
+    columns = []
+    for j in np.flatnonzero(((X < 0.0) | (X > 1.0)).any(axis=0)):
+        flag = X[:, j + 1] if j + 1 < X.shape[1] else None
+        if flag is None or not np.isin(flag, (0.0, 1.0)).all():
+            raise ValueError(f"feature column {j} holds log-odds but column {j + 1} is not its missing flag")
+        columns.append((int(j), int(j + 1)))
+    if not columns:
+        raise ValueError("no detector log-odds column among the features (all values inside [0, 1])")
+    return columns
+
+
 def logit(prob: float) -> float:
     p = min(max(prob, _PROB_CLIP), 1.0 - _PROB_CLIP)
     return math.log(p / (1.0 - p))

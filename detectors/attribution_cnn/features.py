@@ -48,8 +48,8 @@ def pooled_features(backbone: MultiStageBackbone, batch: torch.Tensor) -> np.nda
     return torch.cat(backbone.all_pooled(batch), dim=1).float().cpu().numpy()
 
 
-def cache_name(variant: str, view: str = "whole", size: int | None = None) -> str:
-    name = f"attribution_cnn_{variant}_{size or VARIANTS[variant].input_size}_v{FEATURES_VERSION}"
+def cache_name(variant: str, size: int, view: str = "whole") -> str:
+    name = f"attribution_cnn_{variant}_{size}_v{FEATURES_VERSION}"
     return name if view == "whole" else f"{name}_{view}"
 
 
@@ -75,5 +75,5 @@ def corpus_features(
         return pooled_features(backbone, torch.stack([tensor(im, size) for im in images]))
 
     return cached_features(
-        corpus, cache_name(variant, view, size), compute, cache_dir=cache_dir, batch_size=batch_size
+        corpus, cache_name(variant, size, view), compute, cache_dir=cache_dir, batch_size=batch_size
     )

@@ -122,9 +122,13 @@ class CropTable:
         """Per-row weight 1 / crops of its image, so every image counts once in a fit."""
         return 1.0 / self.counts()[self.image]
 
-    def binary_weights(self, rows: np.ndarray, y: np.ndarray, subsets: np.ndarray | None) -> np.ndarray:
-        """The selected rows' weights for the real-vs-AI fit: every image once, and with ``subsets`` (one
-        per image) real and AI weighing the same within each subset (corpus_training.subset_balance)."""
+    def binary_weights(
+        self, y: np.ndarray, subsets: np.ndarray | None, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The weights of ``rows`` (a mask; None: every row) for the real-vs-AI fit: every image once, and
+        with ``subsets`` (one per image) real and AI weighing the same within each subset
+        (corpus_training.subset_balance)."""
+        rows = slice(None) if rows is None else rows
         images = self.image[rows]
         return subset_balance(
             self.image_weights()[rows], y[images], None if subsets is None else subsets[images]
@@ -293,7 +297,7 @@ def evaluate_candidate(
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         tr, te = table.rows_of(train), table.rows_of(test)
-        weight = table.binary_weights(tr, corpus.y, subsets)
+        weight = table.binary_weights(corpus.y, subsets, tr)
         clf = fit_classifier(spec, table.x[tr][:, cols], y_rows[tr], weight, seed)
         return table.pool(log_odds(clf, table.x[te][:, cols]), te, test)
 
@@ -473,12 +477,11 @@ def run(args: argparse.Namespace) -> None:
     report = oof_report(corpus, calibrated_oof)
     hint = train_family_hint(corpus, table, best, args.seed)
     cols = group_columns(best.groups)
-    every_row = np.ones(len(table.image), dtype=bool)
     binary = fit_classifier(
         best.classifier,
         table.x[:, cols],
         corpus.y[table.image],
-        table.binary_weights(every_row, corpus.y, subsets),
+        table.binary_weights(corpus.y, subsets),
         args.seed,
     )
     real_rows = corpus.y[table.image] == 0

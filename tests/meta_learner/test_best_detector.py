@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meta_learner.best_detector import BestDetectorChain, detector_columns
-from meta_learner.features import DetectorScore, FeatureSpec, encode
+from meta_learner.best_detector import BestDetectorChain
+from meta_learner.features import DetectorScore, FeatureSpec, detector_columns, encode
 
 
 def _answers(n: int = 400, seed: int = 0):
